@@ -1,0 +1,86 @@
+"""Read AG News CSV files (``"label","title","description"``, no header) with strict checks."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from pipeline import CLASS_NAMES
+
+NUM_CLASSES = len(CLASS_NAMES)
+
+
+class CorpusError(ValueError):
+    """A CSV file is not in the AG News format; the message names the file and line."""
+
+
+@dataclass(frozen=True)
+class Corpus:
+    texts: list[str]
+    labels: np.ndarray  # int32, 0-based class ids
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+
+def _decode(path: Path) -> str:
+    raw = path.read_bytes()
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise CorpusError(f"{path}:{line}: bytes {raw[exc.start:exc.end]!r} are not valid UTF-8; "
+                          "AG News files are UTF-8 encoded") from None
+
+
+def read_corpus(path: str | Path) -> Corpus:
+    """Parse one split; refuse anything that is not a well-formed AG News row.
+
+    Windows line endings are accepted (the csv module folds ``\\r\\n``); the text of a row is
+    ``title + " " + description`` as in the reference study.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CorpusError(f"{path}: file not found")
+    content = _decode(path).removeprefix("\ufeff")  # a UTF-8 byte-order mark is not a header
+    if not content.strip():
+        raise CorpusError(f"{path}: file is empty; expected rows \"label\",\"title\",\"description\"")
+    texts: list[str] = []
+    labels: list[int] = []
+    # newline="" keeps line numbers physical: str.splitlines would also split on U+2028 and friends.
+    reader = csv.reader(io.StringIO(content, newline=""), strict=True)
+    line = 1
+    try:
+        for row in reader:
+            if not row:
+                line = reader.line_num + 1
+                continue
+            if len(row) != 3:
+                raise CorpusError(f"{path}:{line}: found {len(row)} columns, expected 3 "
+                                  "(\"label\",\"title\",\"description\")")
+            label, title, description = row
+            if not re.fullmatch(r"-?[0-9]+", label.strip()):
+                hint = " (a header row? AG News files have none)" if line == 1 else ""
+                raise CorpusError(f"{path}:{line}: label {label!r} is not an integer 1..4{hint}")
+            value = int(label)
+            if not 1 <= value <= NUM_CLASSES:
+                raise CorpusError(f"{path}:{line}: label {value} is outside 1..{NUM_CLASSES}")
+            text = f"{title} {description}".strip()
+            if not text:
+                raise CorpusError(f"{path}:{line}: title and description are both empty")
+            texts.append(text)
+            labels.append(value - 1)
+            line = reader.line_num + 1
+    except csv.Error as exc:
+        raise CorpusError(f"{path}:{line}: malformed CSV ({exc}); is a quote left open?") from None
+    return Corpus(texts=texts, labels=np.asarray(labels, dtype=np.int32))
+
+
+def label_counts(labels: np.ndarray) -> dict[str, int]:
+    counts = np.bincount(labels, minlength=NUM_CLASSES)
+    return {name: int(c) for name, c in zip(CLASS_NAMES, counts, strict=False)}

@@ -1,0 +1,46 @@
+"""Batched inference over cached splits or raw texts: sorted by length, padded once per batch."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import mxnet as mx
+import numpy as np
+
+from pipeline.cache import Split, length_batches, pad_batch, vectorize
+from pipeline.tokenize import tokenize_all
+
+
+def batch_arrays(tokens: np.ndarray, lengths: np.ndarray, ctx: mx.Context) -> tuple[mx.nd.NDArray, mx.nd.NDArray]:
+    return (mx.nd.array(tokens, ctx=ctx, dtype="int32"),
+            mx.nd.array(lengths, ctx=ctx, dtype="float32"))
+
+
+def predict_logits(net, split: Split, max_tokens: int, pad_id: int, ctx: mx.Context,
+                   batch_size: int = 1024, bucket_width: int = 1) -> np.ndarray:
+    """Class scores for every document of ``split``, in the split's order."""
+    logits = np.zeros((len(split), net.spec.num_classes), dtype=np.float32)
+    for index in length_batches(np.minimum(split.lengths, max_tokens), batch_size, rng=None):
+        tokens, lengths = pad_batch(split, index, max_tokens, pad_id, bucket_width)
+        logits[index] = net(*batch_arrays(tokens, lengths, ctx)).asnumpy()
+    return logits
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return shifted / shifted.sum(axis=1, keepdims=True)
+
+
+def texts_to_split(texts: Sequence[str], vocab, lowercase: bool) -> Split:
+    """Vectorize raw texts the way ``vectorize_cache`` did for the training data."""
+    labels = np.zeros(len(texts), dtype=np.int32)
+    return vectorize(tokenize_all(texts, lowercase), vocab.token_to_idx,
+                     vocab.token_to_idx[vocab.unknown_token], labels)
+
+
+def predict_texts(net, texts: Sequence[str], vocab, lowercase: bool, max_tokens: int, ctx: mx.Context,
+                  batch_size: int = 1024) -> np.ndarray:
+    """Class probabilities ``(len(texts), num_classes)`` for raw texts."""
+    split = texts_to_split(texts, vocab, lowercase)
+    pad_id = vocab.token_to_idx[vocab.padding_token]
+    return softmax(predict_logits(net, split, max_tokens, pad_id, ctx, batch_size))

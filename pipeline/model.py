@@ -1,0 +1,122 @@
+"""The LSTM text classifier: a small hybridizable Gluon block that never reads padding.
+
+MXNet 1.9.1's CPU LSTM ignores ``use_sequence_length``, so lengths are honoured around the LSTM:
+batches are padded on the right, a forward LSTM's output at step ``t`` depends only on tokens
+``<= t``, the backward direction runs a forward LSTM over each document reversed within its own
+length (``SequenceReverse``), and pooling reads valid steps only (``SequenceLast``/``SequenceMask``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import mxnet as mx
+from mxnet import gluon
+from mxnet.gluon import nn, rnn
+
+NEG_INF = -1e9
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    vocab_size: int
+    embed_len: int
+    hidden: list[int]
+    bidirectional: bool
+    fused: bool = False
+    dense: list[int] = field(default_factory=list)
+    pooling: str = "last"
+    dropout: float = 0.0
+    embed_dropout: float = 0.0
+    num_classes: int = 4
+
+    @classmethod
+    def from_approach(cls, approach: dict, vocab_size: int, num_classes: int = 4) -> ModelSpec:
+        keys = ("embed_len", "hidden", "bidirectional", "fused", "dense", "pooling", "dropout",
+                "embed_dropout")
+        return cls(vocab_size=vocab_size, num_classes=num_classes,
+                   **{k: approach[k] for k in keys if k in approach})
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class LSTMClassifier(gluon.HybridBlock):
+    """Embedding -> LSTM layer(s) -> length-aware pooling -> dense layers -> class scores.
+
+    ``forward(tokens, lengths)``: ``tokens`` is ``(batch, T)`` with documents padded on the right,
+    ``lengths`` is ``(batch,)`` float32 with each document's valid length (>= 1).
+    """
+
+    def __init__(self, spec: ModelSpec, sparse_grad: bool = False, **kwargs):
+        super().__init__(**kwargs)
+        self.spec = spec
+        with self.name_scope():
+            self.embedding = nn.Embedding(spec.vocab_size, spec.embed_len, sparse_grad=sparse_grad)
+            self.embed_drop = nn.Dropout(spec.embed_dropout)
+            # A fused multi-layer LSTM is only length-safe in the forward direction, so the
+            # bidirectional case always stacks one forward and one backward LSTM per layer.
+            sizes = [spec.hidden[0]] if spec.fused and not spec.bidirectional else spec.hidden
+            layers = len(spec.hidden) if spec.fused and not spec.bidirectional else 1
+            self.forward_lstms = nn.HybridSequential()
+            self.backward_lstms = nn.HybridSequential()
+            for size in sizes:
+                self.forward_lstms.add(rnn.LSTM(size, num_layers=layers, layout="TNC"))
+                if spec.bidirectional:
+                    self.backward_lstms.add(rnn.LSTM(size, layout="TNC"))
+            self.head = nn.HybridSequential()
+            for units in spec.dense:
+                self.head.add(nn.Dropout(spec.dropout), nn.Dense(units, activation="relu"))
+            self.head.add(nn.Dropout(spec.dropout), nn.Dense(spec.num_classes))
+
+    def _pool(self, F, seq, lengths, last_backward=None):
+        pooling = self.spec.pooling
+        parts = []
+        if pooling == "last":
+            parts.append(F.SequenceLast(seq, lengths, use_sequence_length=True))
+            if last_backward is not None:
+                parts.append(F.SequenceLast(last_backward, lengths, use_sequence_length=True))
+        if pooling in ("mean", "meanmax"):
+            total = F.sum(F.SequenceMask(seq, lengths, use_sequence_length=True, value=0.0), axis=0)
+            parts.append(F.broadcast_div(total, F.reshape(lengths, (-1, 1))))
+        if pooling in ("max", "meanmax"):
+            masked = F.SequenceMask(seq, lengths, use_sequence_length=True, value=NEG_INF)
+            parts.append(F.max(masked, axis=0))
+        return parts[0] if len(parts) == 1 else F.concat(*parts, dim=1)
+
+    def hybrid_forward(self, F, tokens, lengths):
+        x = self.embed_drop(self.embedding(tokens))
+        x = F.transpose(x, axes=(1, 0, 2))  # (T, batch, C): the LSTM's native layout
+        backward_rev = None
+        for i, forward in enumerate(self.forward_lstms):
+            out = forward(x)
+            if self.spec.bidirectional:
+                reversed_x = F.SequenceReverse(x, lengths, use_sequence_length=True)
+                backward_rev = self.backward_lstms[i](reversed_x)
+                backward = F.SequenceReverse(backward_rev, lengths, use_sequence_length=True)
+                out = F.concat(out, backward, dim=2)
+            x = out
+        if self.spec.bidirectional and self.spec.pooling == "last":
+            # The forward half's last valid step, plus the backward LSTM's final state: its last
+            # step in reversed order (which is step 0 of the document).
+            half = self.spec.hidden[-1]
+            forward_seq = F.slice_axis(x, axis=2, begin=0, end=half)
+            return self.head(self._pool(F, forward_seq, lengths, last_backward=backward_rev))
+        return self.head(self._pool(F, x, lengths))
+
+
+def build_model(spec: ModelSpec, ctx: mx.Context, seed: int | None = None, sparse_grad: bool = False,
+                hybridize: bool = True) -> LSTMClassifier:
+    """Create, Xavier-initialise and (by default) hybridize a classifier."""
+    if seed is not None:
+        mx.random.seed(seed)
+    net = LSTMClassifier(spec, sparse_grad=sparse_grad)
+    net.initialize(mx.init.Xavier(), ctx=ctx)
+    if hybridize:
+        net.hybridize(static_alloc=True)
+    return net
+
+
+def default_context() -> mx.Context:
+    """The first GPU when MXNet sees one, else the CPU."""
+    return mx.gpu(0) if mx.context.num_gpus() > 0 else mx.cpu()

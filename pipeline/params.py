@@ -1,0 +1,242 @@
+"""Load and validate ``params.yaml`` once, before any stage does work.
+
+Every rule lives here so that each stage refuses a bad file the same way: with the key path
+(``approaches.bilstm3.hidden[1]``), the value found and the rule it breaks.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+DEFAULT_PARAMS = Path("params.yaml")
+SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+POOLINGS = ("last", "mean", "max", "meanmax")
+SCHEDULES = ("constant", "cosine")
+RESERVED_NAMES = ("baseline",)
+TEST_SIZE = 7600  # canonical AG News test split: LIME document indices must fall inside it
+
+
+class ParamsError(ValueError):
+    """params.yaml breaks a rule; the message names the key path, the value and the rule."""
+
+
+@dataclass(frozen=True)
+class Rule:
+    check: Callable[[Any], bool]
+    expected: str
+    required: bool = True
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_num(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _int_at_least(lo: int, required: bool = True) -> Rule:
+    return Rule(lambda v: _is_int(v) and v >= lo, f"an integer >= {lo}", required)
+
+
+def _num(pred: Callable[[float], bool], text: str, required: bool = True) -> Rule:
+    return Rule(lambda v: _is_num(v) and pred(v), text, required)
+
+
+def _optional(rule: Rule) -> Rule:
+    return Rule(lambda v: v is None or rule.check(v), f"null or {rule.expected}", required=False)
+
+
+def _choice(options: tuple[str, ...], required: bool = True) -> Rule:
+    return Rule(lambda v: v in options, "one of " + ", ".join(options), required)
+
+
+BOOL = Rule(lambda v: isinstance(v, bool), "true or false")
+OPT_BOOL = Rule(lambda v: isinstance(v, bool), "true or false", required=False)
+STRING = Rule(lambda v: isinstance(v, str) and v.strip() != "", "a non-empty string")
+MD5 = Rule(lambda v: isinstance(v, str) and re.fullmatch(r"[0-9a-f]{32}", v) is not None,
+           "32 lower-case hex digits (an MD5)")
+FRACTION = _num(lambda v: 0 < v < 1, "a number in the open interval (0, 1)")
+RATE = _num(lambda v: v >= 0 and v < 1, "a number in [0, 1)", required=False)
+ACCURACY = _num(lambda v: 0 <= v <= 1, "an accuracy in [0, 1]")
+
+TRAIN_SCHEMA: dict[str, Rule] = {
+    "epochs": _int_at_least(1),
+    "batch_size": _int_at_least(1),
+    "learning_rate": _num(lambda v: v > 0, "a number > 0"),
+    "lr_schedule": _choice(SCHEDULES),
+    "warmup_epochs": Rule(lambda v: _is_int(v) and v >= 0, "an integer >= 0"),
+    "weight_decay": _num(lambda v: v >= 0, "a number >= 0"),
+    "clip_gradient": _optional(_num(lambda v: v > 0, "a number > 0")),
+    "patience": _optional(_int_at_least(1)),
+    "bucket_width": _int_at_least(1),
+    "word_dropout": _num(lambda v: 0 <= v < 1, "a number in [0, 1)"),
+}
+
+APPROACH_SCHEMA: dict[str, Rule] = {
+    "max_tokens": _int_at_least(1),
+    "embed_len": _int_at_least(1),
+    "hidden": Rule(lambda v: isinstance(v, list) and len(v) > 0, "a non-empty list of integers >= 1"),
+    "bidirectional": BOOL,
+    "fused": OPT_BOOL,
+    "dense": Rule(lambda v: isinstance(v, list), "a list of integers >= 1 (may be empty)"),
+    "pooling": _choice(POOLINGS, required=False),
+    "dropout": RATE,
+    "embed_dropout": RATE,
+}
+
+SCHEMA: dict[str, Any] = {
+    "seed": Rule(lambda v: _is_int(v) and v >= 0, "an integer >= 0"),
+    "data": {
+        "url": STRING,
+        "md5": {"train": MD5, "test": MD5},
+        "val_fraction": FRACTION,
+    },
+    "vocab": {
+        "lowercase": BOOL,
+        "min_freq": _int_at_least(1),
+        "max_size": _optional(_int_at_least(1)),
+    },
+    "train": TRAIN_SCHEMA,
+    "approaches": "approaches",
+    "reference": "reference",
+    "baseline": {
+        "C": _num(lambda v: v > 0, "a number > 0"),
+        "sublinear_tf": BOOL,
+        "max_iter": _int_at_least(1),
+    },
+    "explain": {
+        "doc_indices": Rule(lambda v: isinstance(v, list) and len(v) > 0,
+                            "a non-empty list of test-row indices"),
+        "num_features": _int_at_least(1),
+        "num_samples": _int_at_least(1),
+        "batch_size": _int_at_least(1),
+    },
+}
+
+APPROACH_DEFAULTS = {"fused": False, "pooling": "last", "dropout": 0.0, "embed_dropout": 0.0}
+
+
+def _did_you_mean(key: str, options: list[str]) -> str:
+    close = difflib.get_close_matches(key, options, n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _fail(path: str, value: Any, expected: str) -> None:
+    raise ParamsError(f"params.yaml: {path} = {value!r}: expected {expected}")
+
+
+def _check_mapping(data: Any, schema: dict[str, Any], path: str) -> None:
+    if not isinstance(data, dict):
+        _fail(path, data, "a mapping of keys to values")
+    for key in data:
+        if key not in schema:
+            where = f"{path}.{key}" if path else str(key)
+            raise ParamsError(f"params.yaml: unknown key '{where}'"
+                              f"{_did_you_mean(str(key), list(schema))}; "
+                              f"allowed here: {', '.join(schema)}")
+    for key, rule in schema.items():
+        where = f"{path}.{key}" if path else key
+        if key not in data:
+            if isinstance(rule, Rule) and not rule.required:
+                continue
+            raise ParamsError(f"params.yaml: missing key '{where}'")
+        value = data[key]
+        if isinstance(rule, dict):
+            _check_mapping(value, rule, where)
+        elif isinstance(rule, Rule):
+            if not rule.check(value):
+                _fail(where, value, rule.expected)
+        elif rule == "approaches":
+            _check_approaches(value, where, data.get("train", {}))
+        elif rule == "reference":
+            _check_reference(value, where)
+
+
+def _check_int_list(values: list, path: str, lo: int) -> None:
+    for i, v in enumerate(values):
+        if not (_is_int(v) and v >= lo):
+            _fail(f"{path}[{i}]", v, f"an integer >= {lo}")
+
+
+def _check_approaches(approaches: Any, path: str, train_defaults: dict) -> None:
+    if not isinstance(approaches, dict) or not approaches:
+        _fail(path, approaches, "a non-empty mapping of approach names to settings")
+    for name, spec in approaches.items():
+        where = f"{path}.{name}"
+        if not isinstance(name, str) or not SAFE_NAME.fullmatch(name):
+            raise ParamsError(f"params.yaml: approach name {name!r} at {path} is not safe as a file "
+                              "and stage name: use 1-64 letters, digits, '_' or '-', starting with "
+                              "a letter or digit")
+        if name in RESERVED_NAMES:
+            raise ParamsError(f"params.yaml: approach name '{name}' at {path} is reserved for the "
+                              "TF-IDF baseline's outputs; choose another name")
+        if not isinstance(spec, dict):
+            _fail(where, spec, "a mapping with max_tokens, embed_len, hidden, bidirectional, dense")
+        plain = {k: v for k, v in spec.items() if k != "train"}
+        _check_mapping(plain, APPROACH_SCHEMA, where)  # "train" overrides are checked below
+        _check_int_list(spec["hidden"], f"{where}.hidden", 1)
+        _check_int_list(spec["dense"], f"{where}.dense", 1)
+        if spec.get("fused") and len(set(spec["hidden"])) > 1:
+            _fail(f"{where}.hidden", spec["hidden"],
+                  "equal sizes when fused: true (one fused LSTM has one hidden size)")
+        if "train" in spec:
+            overrides = spec["train"]
+            if not isinstance(overrides, dict):
+                _fail(f"{where}.train", overrides, "a mapping of training keys to override")
+            optional = {k: Rule(r.check, r.expected, required=False) for k, r in TRAIN_SCHEMA.items()}
+            _check_mapping(overrides, optional, f"{where}.train")
+
+
+def _check_reference(reference: Any, path: str) -> None:
+    if not isinstance(reference, dict):
+        _fail(path, reference, "a mapping of approach names to reported test accuracies")
+    for name, acc in reference.items():
+        if not ACCURACY.check(acc):
+            _fail(f"{path}.{name}", acc, ACCURACY.expected)
+
+
+def validate(params: Any) -> dict:
+    """Check the whole params mapping; return it with approach defaults filled in."""
+    _check_mapping(params, SCHEMA, "")
+    for i, idx in enumerate(params["explain"]["doc_indices"]):
+        if not (_is_int(idx) and 0 <= idx < TEST_SIZE):
+            _fail(f"explain.doc_indices[{i}]", idx, f"an integer test-row index in [0, {TEST_SIZE})")
+    for name, spec in params["approaches"].items():
+        params["approaches"][name] = {**APPROACH_DEFAULTS, **spec}
+    return params
+
+
+def load(path: str | Path = DEFAULT_PARAMS) -> dict:
+    """Read and validate params.yaml; every problem surfaces as a :class:`ParamsError`."""
+    path = Path(path)
+    if not path.is_file():
+        raise ParamsError(f"{path}: file not found; run the stage from the project root")
+    try:
+        params = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f" line {mark.line + 1}" if mark else ""
+        raise ParamsError(f"{path}:{line}: not valid YAML ({getattr(exc, 'problem', exc)})") from exc
+    return validate(params)
+
+
+def approach(params: dict, name: str) -> dict:
+    """The settings of one approach; a clear error lists the known names."""
+    approaches = params["approaches"]
+    if name not in approaches:
+        raise ParamsError(f"params.yaml: no approach named '{name}'{_did_you_mean(name, list(approaches))}; "
+                          f"known approaches: {', '.join(approaches)}")
+    return approaches[name]
+
+
+def train_settings(params: dict, name: str) -> dict:
+    """Global ``train`` settings with the approach's own ``train`` overrides applied."""
+    return {**params["train"], **approach(params, name).get("train", {})}

@@ -1,0 +1,117 @@
+"""The training loop: Adam over length-bucketed batches cut from the cached arrays."""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass
+
+import mxnet as mx
+import numpy as np
+from mxnet import autograd, gluon
+from tqdm import tqdm
+
+from pipeline.cache import Split, length_batches, pad_batch
+from pipeline.inference import batch_arrays, predict_logits
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainResult:
+    history: list[dict]
+    best_epoch: int
+    epochs_run: int
+    train_seconds: float
+    samples_per_second: float
+
+
+def learning_rate(settings: dict, step: int, total_steps: int, steps_per_epoch: int) -> float:
+    """Linear warm-up for ``warmup_epochs``, then constant or cosine decay to zero."""
+    base = settings["learning_rate"]
+    warmup = settings["warmup_epochs"] * steps_per_epoch
+    if step < warmup:
+        return base * (step + 1) / warmup
+    if settings["lr_schedule"] == "cosine":
+        progress = (step - warmup) / max(1, total_steps - warmup)
+        return base * 0.5 * (1.0 + math.cos(math.pi * progress))
+    return base
+
+
+def evaluate_loss(net, split: Split, max_tokens: int, pad_id: int, ctx: mx.Context,
+                  batch_size: int, bucket_width: int) -> tuple[float, float]:
+    """Mean cross-entropy and accuracy of ``net`` on ``split``."""
+    logits = predict_logits(net, split, max_tokens, pad_id, ctx, batch_size, bucket_width)
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    loss = -log_probs[np.arange(len(split)), split.labels].mean()
+    accuracy = float((logits.argmax(axis=1) == split.labels).mean())
+    return float(loss), accuracy
+
+
+def drop_words(tokens: np.ndarray, lengths: np.ndarray, rate: float, unk_id: int,
+               rng: np.random.RandomState) -> np.ndarray:
+    """Replace each valid token by ``<unk>`` with probability ``rate`` (word dropout)."""
+    if rate <= 0:
+        return tokens
+    valid = np.arange(tokens.shape[1])[None, :] < lengths[:, None]
+    return np.where(valid & (rng.random_sample(tokens.shape) < rate), unk_id, tokens).astype(np.int32)
+
+
+def train(net, train_split: Split, val_split: Split, settings: dict, max_tokens: int, pad_id: int,
+          ctx: mx.Context, seed: int, progress: bool = True, unk_id: int = 0) -> TrainResult:
+    """Train ``net`` in place; on return it holds the weights of the best validation epoch."""
+    rng = np.random.RandomState(seed)
+    batch_size, width = settings["batch_size"], settings["bucket_width"]
+    optimizer_args = {"learning_rate": settings["learning_rate"], "wd": settings["weight_decay"]}
+    if settings["clip_gradient"]:
+        optimizer_args["clip_gradient"] = settings["clip_gradient"]
+    trainer = gluon.Trainer(net.collect_params(), "adam", optimizer_args)
+    loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
+    lengths = np.minimum(train_split.lengths, max_tokens)
+    steps_per_epoch = math.ceil(len(train_split) / batch_size)
+    total_steps = steps_per_epoch * settings["epochs"]
+    history: list[dict] = []
+    best = {"val_loss": math.inf, "epoch": 0, "params": None}
+    step, seen, train_time = 0, 0, 0.0
+    for epoch in range(1, settings["epochs"] + 1):
+        started = time.perf_counter()
+        batches = length_batches(lengths, batch_size, rng)
+        epoch_loss = mx.nd.zeros(1, ctx=ctx)
+        bar = tqdm(batches, desc=f"epoch {epoch}/{settings['epochs']}", unit="batch",
+                   disable=not progress, leave=False)
+        for index in bar:
+            tokens, batch_lengths = pad_batch(train_split, index, max_tokens, pad_id, width)
+            tokens = drop_words(tokens, batch_lengths, settings["word_dropout"], unk_id, rng)
+            data, valid = batch_arrays(tokens, batch_lengths, ctx)
+            labels = mx.nd.array(train_split.labels[index], ctx=ctx)
+            trainer.set_learning_rate(learning_rate(settings, step, total_steps, steps_per_epoch))
+            with autograd.record():
+                loss = loss_fn(net(data, valid), labels)
+            loss.backward()
+            trainer.step(len(index))
+            epoch_loss += loss.sum()
+            step += 1
+        train_loss = float(epoch_loss.asscalar()) / len(train_split)
+        train_time += time.perf_counter() - started
+        seen += len(train_split)
+        val_loss, val_acc = evaluate_loss(net, val_split, max_tokens, pad_id, ctx, batch_size, width)
+        history.append({"epoch": epoch, "train_loss": round(train_loss, 6),
+                        "val_loss": round(val_loss, 6), "val_accuracy": round(val_acc, 6)})
+        log.info("epoch %d: train loss %.4f, val loss %.4f, val accuracy %.4f",
+                 epoch, train_loss, val_loss, val_acc)
+        if val_loss < best["val_loss"]:
+            best = {"val_loss": val_loss, "epoch": epoch,
+                    "params": {k: p.data().copy() for k, p in net.collect_params().items()}}
+        elif settings["patience"] and epoch - best["epoch"] >= settings["patience"]:
+            log.info("early stop: no validation improvement for %d epochs", settings["patience"])
+            break
+    if best["params"] is None:
+        raise RuntimeError("validation loss was never finite: training diverged; lower "
+                           "train.learning_rate or set train.clip_gradient in params.yaml")
+    for key, param in net.collect_params().items():
+        param.set_data(best["params"][key])
+    return TrainResult(history=history, best_epoch=best["epoch"], epochs_run=len(history),
+                       train_seconds=round(train_time, 3),
+                       samples_per_second=round(seen / train_time, 1) if train_time else 0.0)

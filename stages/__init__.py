@@ -1,0 +1,1 @@
+"""One thin script per DVC stage: parse arguments, call ``pipeline``, write outputs."""

@@ -1,0 +1,29 @@
+"""Stage `evaluate@<approach>`: test accuracy, per-class report and confusion matrix of one approach."""
+
+from pipeline import CLASS_NAMES, cli, paths
+from pipeline.cache import load_split
+from pipeline.checkpoint import load_checkpoint
+from pipeline.evaluation import classification_metrics, plot_confusion, write_predictions
+from pipeline.fileio import write_json
+from pipeline.inference import predict_logits
+from pipeline.model import default_context
+from pipeline.vocab import load_vocab
+
+
+def main(args, params) -> None:
+    name = args.approach
+    vocab = load_vocab(paths.VOCAB)
+    test = load_split(paths.cache_file("test"), len(vocab))
+    ctx = default_context()
+    net, spec = load_checkpoint(paths.model_dir(name), len(vocab), ctx)
+    prep = spec["preprocessing"]
+    predicted = predict_logits(net, test, prep["max_tokens"], prep["pad_id"], ctx).argmax(axis=1)
+    write_json(paths.METRICS / "eval" / f"{name}.json",
+               classification_metrics(test.labels, predicted, CLASS_NAMES))
+    write_predictions(paths.PLOTS / "predictions" / f"{name}.csv", test.labels, predicted, CLASS_NAMES)
+    plot_confusion(paths.PLOTS / "confusion" / f"{name}.png", test.labels, predicted, CLASS_NAMES,
+                   title=f"{name}: normalised confusion matrix")
+
+
+if __name__ == "__main__":
+    cli.run(main, cli.parser(__doc__, approach=True).parse_args())

@@ -1,0 +1,19 @@
+"""Stage `tokenize_vocab`: tokenize the training split and build the GluonNLP vocabulary (JSON)."""
+
+from pipeline import cli, paths
+from pipeline.corpus import read_corpus
+from pipeline.fileio import write_json
+from pipeline.tokenize import tokenize_all
+from pipeline.vocab import build_vocab, save_vocab
+
+
+def main(args, params) -> None:
+    opts = params["vocab"]
+    corpus = read_corpus(paths.RAW / "train.csv")
+    vocab = build_vocab(tokenize_all(corpus.texts, opts["lowercase"]), opts["min_freq"], opts["max_size"])
+    save_vocab(vocab, paths.VOCAB)
+    write_json(paths.METRICS / "vocab.json", {"vocab_size": len(vocab), "documents": len(corpus)})
+
+
+if __name__ == "__main__":
+    cli.run(main, cli.parser(__doc__).parse_args())

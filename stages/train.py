@@ -1,0 +1,57 @@
+"""Stage `train@<approach>`: train one approach's LSTM classifier and write its checkpoint."""
+
+import csv
+
+import mxnet as mx
+
+from pipeline import CLASS_NAMES, cli, paths
+from pipeline.cache import load_split
+from pipeline.checkpoint import save_checkpoint
+from pipeline.fileio import atomic_open, write_json
+from pipeline.model import ModelSpec, build_model, default_context
+from pipeline.params import approach as get_approach
+from pipeline.params import train_settings
+from pipeline.tokenize import TOKEN_PATTERN
+from pipeline.training import train
+from pipeline.vocab import load_vocab
+
+
+def main(args, params) -> None:
+    name = args.approach
+    spec_params = get_approach(params, name)
+    settings = train_settings(params, name)
+    vocab = load_vocab(paths.VOCAB)
+    pad_id = vocab.token_to_idx[vocab.padding_token]
+    train_split = load_split(paths.cache_file("train"), len(vocab))
+    val_split = load_split(paths.cache_file("val"), len(vocab))
+    ctx = default_context()
+    spec = ModelSpec.from_approach(spec_params, len(vocab), len(CLASS_NAMES))
+    unk_id = vocab.token_to_idx[vocab.unknown_token]
+    net = build_model(spec, ctx, seed=params["seed"])
+    result = train(net, train_split, val_split, settings, spec_params["max_tokens"], pad_id, ctx,
+                   params["seed"], progress=not args.quiet, unk_id=unk_id)
+    save_checkpoint(net, {
+        "approach": name,
+        "model": spec.to_dict(),
+        "preprocessing": {"token_pattern": TOKEN_PATTERN, "lowercase": params["vocab"]["lowercase"],
+                          "max_tokens": spec_params["max_tokens"], "padding": "right",
+                          "pad_id": pad_id, "unk_id": unk_id},
+        "class_names": list(CLASS_NAMES),
+        "train": settings,
+        "mxnet_version": mx.__version__,
+    }, paths.model_dir(name))
+    best = result.history[result.best_epoch - 1]
+    write_json(paths.METRICS / "train" / f"{name}.json", {
+        "epochs_run": result.epochs_run, "best_epoch": result.best_epoch,
+        "best_val_loss": best["val_loss"], "best_val_accuracy": best["val_accuracy"],
+        "train_seconds": result.train_seconds, "samples_per_second": result.samples_per_second,
+        "device": str(ctx),
+    })
+    with atomic_open(paths.PLOTS / "history" / f"{name}.csv") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(result.history[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(result.history)
+
+
+if __name__ == "__main__":
+    cli.run(main, cli.parser(__doc__, approach=True).parse_args())

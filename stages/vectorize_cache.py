@@ -1,0 +1,41 @@
+"""Stage `vectorize_cache`: token ids of every document as int32 arrays (train/val/test .npz)."""
+
+import numpy as np
+
+from pipeline import cli, paths
+from pipeline.cache import save_split, stratified_split, vectorize
+from pipeline.corpus import label_counts, read_corpus
+from pipeline.fileio import write_json
+from pipeline.tokenize import tokenize_all
+from pipeline.vocab import load_vocab
+
+
+def describe(split) -> dict:
+    lengths = split.lengths
+    return {"documents": len(split), "tokens": int(lengths.sum()),
+            "empty_documents": int((lengths == 0).sum()),
+            "unknown_tokens": int((split.ids == 0).sum()),
+            "length_median": float(np.median(lengths)) if len(lengths) else 0.0,
+            "length_p95": float(np.percentile(lengths, 95)) if len(lengths) else 0.0,
+            "labels": label_counts(split.labels)}
+
+
+def main(args, params) -> None:
+    vocab = load_vocab(paths.VOCAB)
+    lowercase = params["vocab"]["lowercase"]
+    unk = vocab.token_to_idx[vocab.unknown_token]
+    splits = {}
+    for name in ("train", "test"):
+        corpus = read_corpus(paths.RAW / f"{name}.csv")
+        splits[name] = vectorize(tokenize_all(corpus.texts, lowercase), vocab.token_to_idx, unk, corpus.labels)
+    train_idx, val_idx = stratified_split(splits["train"].labels, params["data"]["val_fraction"], params["seed"])
+    full_train = splits.pop("train")
+    splits = {"train": full_train.subset(train_idx), "val": full_train.subset(val_idx), **splits}
+    for name, split in splits.items():
+        save_split(split, paths.cache_file(name))
+    # Empty documents are kept (the model reads one <pad> step for them) and counted here.
+    write_json(paths.METRICS / "cache.json", {name: describe(split) for name, split in splits.items()})
+
+
+if __name__ == "__main__":
+    cli.run(main, cli.parser(__doc__).parse_args())
