@@ -1,0 +1,133 @@
+"""Shared fixtures: tiny AG-News-shaped corpora, their vocabulary and caches, a tiny trained model."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from types import SimpleNamespace
+
+import mxnet as mx
+import pytest
+import yaml
+
+from pipeline.cache import stratified_split, vectorize
+from pipeline.corpus import read_corpus
+from pipeline.model import ModelSpec, build_model
+from pipeline.tokenize import tokenize_all
+from pipeline.training import train
+from pipeline.vocab import build_vocab
+from tests.corpus_gen import agnews_csv_text, make_corpus
+
+REPO = Path(__file__).resolve().parent.parent
+PARAMS_YAML = REPO / "params.yaml"
+
+# Training settings for tiny, fast runs: the repository's `train` defaults (so that keys added there
+# later are present) with the sizes and rates of a tiny run on top.
+TINY_SETTINGS = {
+    **yaml.safe_load(PARAMS_YAML.read_text(encoding="utf-8"))["train"],
+    "epochs": 4,
+    "batch_size": 32,
+    "learning_rate": 0.02,
+    "lr_schedule": "constant",
+    "warmup_epochs": 0,
+    "weight_decay": 0.0,
+    "clip_gradient": None,
+    "patience": None,
+    "bucket_width": 5,
+}
+TINY_MAX_TOKENS = 20
+TINY_SEED = 7
+
+
+def write_agnews_csv(path, rows, newline: str = "\n") -> Path:
+    """Write ``rows`` of ``(label, title, description)`` as a canonical AG News CSV (no header)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(agnews_csv_text(rows, newline).encode("utf-8"))
+    return path
+
+
+def tiny_spec(vocab_size: int, **overrides) -> ModelSpec:
+    values = {"embed_len": 8, "hidden": [8], "bidirectional": False, "dense": [], "pooling": "last"}
+    values.update(overrides)
+    return ModelSpec(vocab_size=vocab_size, **values)
+
+
+@pytest.fixture
+def write_csv():
+    """The ``write_agnews_csv`` helper as a fixture."""
+    return write_agnews_csv
+
+
+@pytest.fixture(scope="session")
+def corpus_rows():
+    return make_corpus(30, seed=0)
+
+
+@pytest.fixture
+def agnews_csv(tmp_path, corpus_rows) -> Path:
+    return write_agnews_csv(tmp_path / "train.csv", corpus_rows)
+
+
+@pytest.fixture(scope="session")
+def repo_params() -> dict:
+    """params.yaml of the repository, parsed but not validated (tests modify deep copies)."""
+    return yaml.safe_load(PARAMS_YAML.read_text(encoding="utf-8"))
+
+
+@pytest.fixture
+def params_variant(tmp_path, repo_params):
+    """Return ``write(modify)``: a params file at tmp_path built from a deep copy of params.yaml."""
+    def write(modify=None) -> Path:
+        data = copy.deepcopy(repo_params)
+        if modify is not None:
+            modify(data)
+        path = tmp_path / "params.yaml"
+        path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+        return path
+    return write
+
+
+@pytest.fixture
+def settings():
+    """Return ``make(**overrides)``: training settings for tiny, fast runs."""
+    return lambda **overrides: {**TINY_SETTINGS, **overrides}
+
+
+@pytest.fixture(scope="session")
+def ctx() -> mx.Context:
+    return mx.cpu()
+
+
+@pytest.fixture(scope="session")
+def tiny_data(tmp_path_factory) -> SimpleNamespace:
+    """A synthetic corpus run through the real pipeline functions: CSV -> tokens -> vocab -> splits."""
+    folder = tmp_path_factory.mktemp("tiny_data")
+    train_csv = write_agnews_csv(folder / "train.csv", make_corpus(60, seed=1))
+    test_csv = write_agnews_csv(folder / "test.csv", make_corpus(20, seed=2))
+    train_corpus, test_corpus = read_corpus(train_csv), read_corpus(test_csv)
+    vocab = build_vocab(tokenize_all(train_corpus.texts))
+    unk = vocab.token_to_idx[vocab.unknown_token]
+    full = vectorize(tokenize_all(train_corpus.texts), vocab.token_to_idx, unk, train_corpus.labels)
+    test = vectorize(tokenize_all(test_corpus.texts), vocab.token_to_idx, unk, test_corpus.labels)
+    train_idx, val_idx = stratified_split(full.labels, 0.25, seed=0)
+    return SimpleNamespace(vocab=vocab, vocab_size=len(vocab), pad_id=vocab.token_to_idx[vocab.padding_token],
+                           train=full.subset(train_idx), val=full.subset(val_idx), test=test,
+                           test_texts=test_corpus.texts, max_tokens=TINY_MAX_TOKENS)
+
+
+@pytest.fixture(scope="session")
+def trained(tiny_data, ctx) -> SimpleNamespace:
+    """A tiny classifier trained once per session on ``tiny_data`` (shared, treat as read-only)."""
+    spec = tiny_spec(tiny_data.vocab_size)
+    net = build_model(spec, ctx, seed=TINY_SEED)
+    result = train(net, tiny_data.train, tiny_data.val, dict(TINY_SETTINGS), TINY_MAX_TOKENS,
+                   tiny_data.pad_id, ctx, seed=TINY_SEED, progress=False)
+    checkpoint_spec = {
+        "approach": "tiny",
+        "model": spec.to_dict(),
+        "preprocessing": {"lowercase": True, "max_tokens": TINY_MAX_TOKENS, "pad_id": tiny_data.pad_id,
+                          "unk_id": tiny_data.vocab.token_to_idx[tiny_data.vocab.unknown_token]},
+    }
+    return SimpleNamespace(net=net, spec=spec, checkpoint_spec=checkpoint_spec, result=result)
+

@@ -1,0 +1,135 @@
+"""pipeline.model: the classifier never reads padding, for every architecture and pooling."""
+
+from __future__ import annotations
+
+import mxnet as mx
+import numpy as np
+import pytest
+
+from pipeline.inference import batch_arrays, softmax
+from pipeline.model import LSTMClassifier, ModelSpec, build_model
+
+VOCAB_SIZE = 40
+PAD = 1
+
+ARCHITECTURES = {
+    "uni_single": {"hidden": [6], "bidirectional": False},
+    "fused_3_layers": {"hidden": [5, 5, 5], "bidirectional": False, "fused": True, "dense": [7]},
+    "stacked_5_6_7": {"hidden": [5, 6, 7], "bidirectional": False, "dense": [7]},
+    "bi_single": {"hidden": [6], "bidirectional": True, "dense": [7]},
+    "bi_3_layers": {"hidden": [5, 5, 5], "bidirectional": True},
+    "bi_3_layers_fused_flag": {"hidden": [4, 4, 4], "bidirectional": True, "fused": True},
+}
+POOLINGS = ("last", "mean", "max", "meanmax")
+
+RNG = np.random.RandomState(11)
+DOC_A = RNG.randint(2, VOCAB_SIZE, size=12)
+DOC_B = RNG.randint(2, VOCAB_SIZE, size=21)
+
+
+def make_spec(arch: str, pooling: str) -> ModelSpec:
+    return ModelSpec(vocab_size=VOCAB_SIZE, embed_len=6, pooling=pooling, **ARCHITECTURES[arch])
+
+
+def batch(docs, width: int, filler=None) -> tuple[np.ndarray, np.ndarray]:
+    """Right-padded ``(len(docs), width)`` tokens; padding is ``PAD`` or random ids from ``filler``."""
+    tokens = np.full((len(docs), width), PAD, dtype=np.int32)
+    for i, doc in enumerate(docs):
+        tokens[i, :len(doc)] = doc
+        if filler is not None:
+            tokens[i, len(doc):] = filler.randint(0, VOCAB_SIZE, size=width - len(doc))
+    return tokens, np.array([len(d) for d in docs], dtype=np.int32)
+
+
+def probabilities(net, tokens, lengths) -> np.ndarray:
+    return softmax(net(*batch_arrays(tokens, lengths, mx.cpu())).asnumpy())
+
+
+@pytest.mark.parametrize("pooling", POOLINGS)
+@pytest.mark.parametrize("arch", list(ARCHITECTURES))
+def test_more_padding_does_not_change_the_prediction(arch, pooling):
+    net = build_model(make_spec(arch, pooling), mx.cpu(), seed=3)
+    short = probabilities(net, *batch([DOC_A, DOC_B], 30))
+    long = probabilities(net, *batch([DOC_A, DOC_B], 80))
+    assert short.shape == (2, 4)
+    np.testing.assert_allclose(long, short, atol=1e-6, rtol=0)
+    # The other document in the batch (and its position) does not matter either.
+    alone = probabilities(net, *batch([DOC_B, DOC_A], 55))
+    np.testing.assert_allclose(alone[::-1], short, atol=1e-6, rtol=0)
+    # Sanity: the model does read the documents, so the assertions above can fail.
+    assert np.abs(short[0] - short[1]).max() > 1e-4
+
+
+@pytest.mark.parametrize("pooling", POOLINGS)
+@pytest.mark.parametrize("arch", list(ARCHITECTURES))
+def test_padding_content_is_never_read(arch, pooling):
+    net = build_model(make_spec(arch, pooling), mx.cpu(), seed=4)
+    clean = probabilities(net, *batch([DOC_A, DOC_B], 40))
+    noisy = probabilities(net, *batch([DOC_A, DOC_B], 40, filler=np.random.RandomState(0)))
+    np.testing.assert_allclose(noisy, clean, atol=1e-6, rtol=0)
+
+
+@pytest.mark.parametrize("arch", list(ARCHITECTURES))
+def test_every_valid_token_can_change_the_prediction(arch):
+    # With "last" pooling a bidirectional model must still see the first token, a forward one the last.
+    net = build_model(make_spec(arch, "last"), mx.cpu(), seed=5)
+    base = probabilities(net, *batch([DOC_A], 20))
+    for position in (0, len(DOC_A) - 1):
+        changed = DOC_A.copy()
+        changed[position] = 2 if DOC_A[position] != 2 else 3
+        assert np.abs(probabilities(net, *batch([changed], 20)) - base).max() > 1e-6, position
+
+
+@pytest.mark.parametrize("arch", ["uni_single", "fused_3_layers", "bi_3_layers"])
+@pytest.mark.parametrize("pooling", ["last", "meanmax"])
+def test_hybridized_equals_imperative(arch, pooling):
+    spec = make_spec(arch, pooling)
+    net = build_model(spec, mx.cpu(), seed=6, hybridize=False)
+    tokens, lengths = batch([DOC_A, DOC_B, DOC_A[:1]], 25)
+    imperative = probabilities(net, tokens, lengths)
+    net.hybridize(static_alloc=True)
+    hybrid = probabilities(net, tokens, lengths)
+    hybrid_again = probabilities(net, *batch([DOC_A, DOC_B, DOC_A[:1]], 35))
+    assert imperative.shape == (3, 4)
+    np.testing.assert_allclose(hybrid, imperative, atol=1e-6, rtol=0)
+    np.testing.assert_allclose(hybrid_again, imperative, atol=1e-6, rtol=0)
+
+
+def test_same_seed_same_initial_weights():
+    spec = make_spec("stacked_5_6_7", "mean")
+    tokens, lengths = batch([DOC_A, DOC_B], 25)
+    first = probabilities(build_model(spec, mx.cpu(), seed=9), tokens, lengths)
+    second = probabilities(build_model(spec, mx.cpu(), seed=9), tokens, lengths)
+    other = probabilities(build_model(spec, mx.cpu(), seed=10), tokens, lengths)
+    np.testing.assert_array_equal(first, second)
+    assert not np.allclose(first, other)
+
+
+def test_output_shape_and_classes():
+    spec = ModelSpec(vocab_size=VOCAB_SIZE, embed_len=4, hidden=[4], bidirectional=False, num_classes=3)
+    net = build_model(spec, mx.cpu(), seed=1)
+    assert isinstance(net, LSTMClassifier)
+    tokens, lengths = batch([DOC_A, DOC_B, DOC_A[:3], DOC_B[:1], DOC_A[:5]], 22)
+    out = net(*batch_arrays(tokens, lengths, mx.cpu()))
+    assert out.shape == (5, 3)
+    assert np.all(np.isfinite(out.asnumpy()))
+
+
+def test_fused_uses_one_multilayer_block_and_stacked_uses_one_block_per_size():
+    fused = LSTMClassifier(make_spec("fused_3_layers", "last"))
+    stacked = LSTMClassifier(make_spec("stacked_5_6_7", "last"))
+    bi = LSTMClassifier(make_spec("bi_3_layers", "last"))
+    assert len(fused.forward_lstms) == 1 and fused.forward_lstms[0]._num_layers == 3
+    assert [lstm._hidden_size for lstm in stacked.forward_lstms] == [5, 6, 7]
+    assert len(bi.forward_lstms) == 3 and len(bi.backward_lstms) == 3
+
+
+def test_spec_from_approach_and_to_dict():
+    approach = {"max_tokens": 50, "embed_len": 40, "hidden": [75, 75, 75], "bidirectional": True,
+                "fused": False, "dense": [100], "pooling": "meanmax", "dropout": 0.1, "embed_dropout": 0.0}
+    spec = ModelSpec.from_approach(approach, vocab_size=1234)
+    assert spec.vocab_size == 1234 and spec.num_classes == 4
+    assert spec.hidden == [75, 75, 75] and spec.pooling == "meanmax" and spec.dropout == 0.1
+    as_dict = spec.to_dict()
+    assert "max_tokens" not in as_dict
+    assert ModelSpec(**as_dict) == spec

@@ -1,0 +1,278 @@
+"""pipeline.params: the repository's params.yaml loads; every broken rule is refused with its key path."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pipeline import params
+from pipeline.params import ParamsError
+
+PARAMS_YAML = Path(__file__).resolve().parent.parent / "params.yaml"
+
+
+def test_repository_params_load_and_fill_defaults():
+    loaded = params.load(PARAMS_YAML)
+    assert set(loaded["approaches"]) == {"lstm_25", "lstm_50_dense", "bilstm_50", "lstm3_fused",
+                                         "lstm3_stacked", "bilstm3"}
+    assert loaded["approaches"]["lstm3_fused"]["fused"] is True
+    # Defaults are filled in for keys an approach leaves out.
+    assert loaded["approaches"]["lstm_25"]["fused"] is False
+    assert loaded["approaches"]["lstm_25"]["dropout"] == 0.0
+    assert loaded["approaches"]["lstm3_stacked"]["hidden"] == [50, 60, 75]
+    assert params.train_settings(loaded, "lstm_25")["epochs"] == loaded["train"]["epochs"]
+
+
+def test_unmodified_copy_loads(params_variant):
+    assert params.load(params_variant())["seed"] == 42
+
+
+@pytest.mark.parametrize("section, wrong, right", [
+    ("train", "epoch", "epochs"),
+    ("train", "learning_rat", "learning_rate"),
+    ("vocab", "min_frq", "min_freq"),
+    (None, "approach", "approaches"),
+])
+def test_unknown_key_suggests_the_close_one(params_variant, section, wrong, right):
+    def modify(data):
+        target = data if section is None else data[section]
+        target[wrong] = target.get(right, 1)
+    with pytest.raises(ParamsError) as err:
+        params.load(params_variant(modify))
+    message = str(err.value)
+    assert f"unknown key '{wrong if section is None else section + '.' + wrong}'" in message
+    assert f"did you mean '{right}'" in message
+
+
+def test_unknown_key_inside_an_approach(params_variant):
+    def modify(data):
+        data["approaches"]["lstm_25"]["hiden"] = [10]
+    with pytest.raises(ParamsError, match=r"approaches\.lstm_25\.hiden.*did you mean 'hidden'"):
+        params.load(params_variant(modify))
+
+
+@pytest.mark.parametrize("section, key, value, path", [
+    ("train", "epochs", "15", "train.epochs"),
+    ("train", "epochs", 2.5, "train.epochs"),
+    ("train", "batch_size", True, "train.batch_size"),
+    ("train", "learning_rate", "fast", "train.learning_rate"),
+    ("train", "lr_schedule", "linear", "train.lr_schedule"),
+    ("vocab", "lowercase", "yes", "vocab.lowercase"),
+    ("vocab", "max_size", 0, "vocab.max_size"),
+    ("data", "val_fraction", "0.1", "data.val_fraction"),
+    ("baseline", "C", None, "baseline.C"),
+    ("explain", "doc_indices", 4559, "explain.doc_indices"),
+    (None, "seed", -1, "seed"),
+])
+def test_wrong_types_are_refused(params_variant, section, key, value, path):
+    def modify(data):
+        (data if section is None else data[section])[key] = value
+    with pytest.raises(ParamsError) as err:
+        params.load(params_variant(modify))
+    assert f"{path} = {value!r}" in str(err.value)
+    assert "expected" in str(err.value)
+
+
+@pytest.mark.parametrize("key, value", [
+    ("max_tokens", 0), ("embed_len", 0), ("max_tokens", "25"), ("bidirectional", 1),
+    ("pooling", "sum"), ("dropout", 1.0), ("dense", 100),
+])
+def test_approach_values_out_of_range(params_variant, key, value):
+    def modify(data):
+        data["approaches"]["bilstm3"][key] = value
+    with pytest.raises(ParamsError) as err:
+        params.load(params_variant(modify))
+    assert f"approaches.bilstm3.{key} = {value!r}" in str(err.value)
+
+
+def test_empty_hidden_is_refused(params_variant):
+    def modify(data):
+        data["approaches"]["lstm_25"]["hidden"] = []
+    with pytest.raises(ParamsError, match=r"approaches\.lstm_25\.hidden = \[\]: expected a non-empty list"):
+        params.load(params_variant(modify))
+
+
+def test_zero_hidden_size_names_the_list_position(params_variant):
+    def modify(data):
+        data["approaches"]["lstm3_stacked"]["hidden"] = [75, 0]
+    with pytest.raises(ParamsError) as err:
+        params.load(params_variant(modify))
+    assert "approaches.lstm3_stacked.hidden[1]" in str(err.value)
+    assert "= 0" in str(err.value)
+
+
+def test_zero_dense_size_names_the_list_position(params_variant):
+    def modify(data):
+        data["approaches"]["lstm_50_dense"]["dense"] = [100, -3]
+    with pytest.raises(ParamsError, match=r"approaches\.lstm_50_dense\.dense\[1\] = -3"):
+        params.load(params_variant(modify))
+
+
+def test_fused_needs_equal_sizes(params_variant):
+    def modify(data):
+        data["approaches"]["lstm3_fused"]["hidden"] = [75, 60, 75]
+    with pytest.raises(ParamsError, match=r"approaches\.lstm3_fused\.hidden.*equal sizes"):
+        params.load(params_variant(modify))
+
+
+@pytest.mark.parametrize("section, key, value", [
+    ("train", "learning_rate", 0),
+    ("train", "learning_rate", -0.001),
+    ("train", "epochs", 0),
+    ("train", "batch_size", 0),
+    ("train", "bucket_width", 0),
+    ("train", "patience", 0),
+    ("train", "clip_gradient", 0),
+    ("train", "warmup_epochs", -1),
+    ("train", "word_dropout", 1.0),
+    ("data", "val_fraction", 1.0),
+    ("data", "val_fraction", 0),
+    ("explain", "num_samples", 0),
+    ("explain", "num_features", 0),
+    ("vocab", "min_freq", 0),
+    ("baseline", "C", 0),
+])
+def test_out_of_range_values(params_variant, section, key, value):
+    def modify(data):
+        data[section][key] = value
+    with pytest.raises(ParamsError) as err:
+        params.load(params_variant(modify))
+    assert f"{section}.{key} = {value!r}" in str(err.value)
+
+
+@pytest.mark.parametrize("index", [7600, -1, 10**6])
+def test_doc_indices_out_of_range(params_variant, index):
+    def modify(data):
+        data["explain"]["doc_indices"] = [3, index]
+    with pytest.raises(ParamsError) as err:
+        params.load(params_variant(modify))
+    assert f"explain.doc_indices[1] = {index}" in str(err.value)
+    assert "7600" in str(err.value)
+
+
+def test_doc_indices_at_the_edges_are_accepted(params_variant):
+    def modify(data):
+        data["explain"]["doc_indices"] = [0, 7599]
+    assert params.load(params_variant(modify))["explain"]["doc_indices"] == [0, 7599]
+
+
+@pytest.mark.parametrize("name", ["../x", "a/b", ".hidden", "-dash", "with space", "x" * 65, "",
+                                  "name\n", "lstm;rm"])
+def test_unsafe_approach_names_are_refused(params_variant, name):
+    def modify(data):
+        data["approaches"][name] = data["approaches"].pop("lstm_25")
+    with pytest.raises(ParamsError) as err:
+        params.load(params_variant(modify))
+    assert "not safe as a file and stage name" in str(err.value)
+    assert repr(name) in str(err.value)
+
+
+def test_safe_approach_names_are_accepted(params_variant):
+    def modify(data):
+        data["approaches"]["My-lstm_2"] = data["approaches"].pop("lstm_25")
+    assert "My-lstm_2" in params.load(params_variant(modify))["approaches"]
+
+
+def test_reserved_name_baseline_is_refused(params_variant):
+    def modify(data):
+        data["approaches"]["baseline"] = data["approaches"].pop("lstm_25")
+    with pytest.raises(ParamsError, match="'baseline'.*reserved"):
+        params.load(params_variant(modify))
+
+
+@pytest.mark.parametrize("section", ["train", "approaches", "explain", "data", "seed", "reference"])
+def test_missing_section(params_variant, section):
+    def modify(data):
+        del data[section]
+    with pytest.raises(ParamsError, match=f"missing key '{section}'"):
+        params.load(params_variant(modify))
+
+
+def test_missing_nested_key(params_variant):
+    def modify(data):
+        del data["approaches"]["bilstm_50"]["embed_len"]
+    with pytest.raises(ParamsError, match=r"missing key 'approaches\.bilstm_50\.embed_len'"):
+        params.load(params_variant(modify))
+
+
+def test_empty_approaches_refused(params_variant):
+    def modify(data):
+        data["approaches"] = {}
+    with pytest.raises(ParamsError, match="approaches = {}"):
+        params.load(params_variant(modify))
+
+
+def test_reference_accuracy_range(params_variant):
+    def modify(data):
+        data["reference"]["lstm_25"] = 81.03
+    with pytest.raises(ParamsError, match=r"reference\.lstm_25 = 81\.03"):
+        params.load(params_variant(modify))
+
+
+def test_invalid_yaml_reports_the_line(tmp_path):
+    lines = PARAMS_YAML.read_text(encoding="utf-8").splitlines()
+    index = next(i for i, line in enumerate(lines) if line.startswith("seed:"))
+    lines[index] = "seed: 42: 43"  # "mapping values are not allowed here"
+    path = tmp_path / "params.yaml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(ParamsError) as err:
+        params.load(path)
+    message = str(err.value)
+    assert message.startswith(f"{path}: line {index + 1}: not valid YAML")
+
+
+def test_invalid_yaml_line_number_in_a_nested_block(tmp_path):
+    path = tmp_path / "params.yaml"
+    path.write_text("seed: 42\ndata:\n  val_fraction: 0.1\n  url: a: b\n", encoding="utf-8")
+    with pytest.raises(ParamsError, match=r"params\.yaml: line 4: not valid YAML"):
+        params.load(path)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(ParamsError, match="file not found"):
+        params.load(tmp_path / "nope.yaml")
+
+
+def test_top_level_not_a_mapping(tmp_path):
+    path = tmp_path / "params.yaml"
+    path.write_text("- 1\n- 2\n", encoding="utf-8")
+    with pytest.raises(ParamsError, match="expected a mapping"):
+        params.load(path)
+
+
+@pytest.mark.parametrize("key, value, fragment", [
+    ("epochs", 0, "approaches.lstm_25.train.epochs = 0"),
+    ("learning_rate", 0, "approaches.lstm_25.train.learning_rate = 0"),
+    ("lr_schedule", "step", "approaches.lstm_25.train.lr_schedule = 'step'"),
+    ("epoch", 3, "did you mean 'epochs'"),
+])
+def test_train_overrides_are_validated(params_variant, key, value, fragment):
+    def modify(data):
+        data["approaches"]["lstm_25"]["train"] = {key: value}
+    with pytest.raises(ParamsError) as err:
+        params.load(params_variant(modify))
+    assert fragment in str(err.value)
+
+
+def test_train_overrides_must_be_a_mapping(params_variant):
+    def modify(data):
+        data["approaches"]["lstm_25"]["train"] = [1, 2]
+    with pytest.raises(ParamsError, match=r"approaches\.lstm_25\.train = \[1, 2\]"):
+        params.load(params_variant(modify))
+
+
+def test_valid_train_override_is_applied(params_variant):
+    def modify(data):
+        data["approaches"]["lstm_25"]["train"] = {"epochs": 3, "patience": 2}
+    loaded = params.load(params_variant(modify))
+    settings = params.train_settings(loaded, "lstm_25")
+    assert settings["epochs"] == 3 and settings["patience"] == 2
+    assert settings["batch_size"] == loaded["train"]["batch_size"]
+    assert params.train_settings(loaded, "bilstm3")["epochs"] == loaded["train"]["epochs"]
+
+
+def test_unknown_approach_lookup_suggests():
+    loaded = params.load(PARAMS_YAML)
+    with pytest.raises(ParamsError, match="no approach named 'lstm25'.*did you mean 'lstm_25'"):
+        params.approach(loaded, "lstm25")

@@ -1,0 +1,156 @@
+"""pipeline.training: a tiny model learns the synthetic corpus, deterministically; schedule; early stop."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from pipeline.cache import Split
+from pipeline.inference import predict_logits
+from pipeline.model import ModelSpec, build_model
+from pipeline.training import drop_words, evaluate_loss, learning_rate, train
+
+
+def spec_for(data, **overrides) -> ModelSpec:
+    values = {"embed_len": 8, "hidden": [8], "bidirectional": False, "dense": [], "pooling": "last"}
+    values.update(overrides)
+    return ModelSpec(vocab_size=data.vocab_size, **values)
+
+
+def weights(net) -> dict[str, np.ndarray]:
+    # Structural names: two separately built models of the same spec have the same keys.
+    return {k: p.data().asnumpy() for k, p in net._collect_params_with_prefix().items()}
+
+
+def run(data, ctx, settings, seed=1, **spec_overrides):
+    net = build_model(spec_for(data, **spec_overrides), ctx, seed=seed)
+    result = train(net, data.train, data.val, settings, data.max_tokens, data.pad_id, ctx, seed=seed,
+                   progress=False)
+    return net, result
+
+
+def test_tiny_model_learns_the_synthetic_corpus(tiny_data, ctx, settings):
+    net, result = run(tiny_data, ctx, settings(epochs=6))
+    assert result.epochs_run == 6 and len(result.history) == 6
+    assert [h["epoch"] for h in result.history] == [1, 2, 3, 4, 5, 6]
+    assert 1 <= result.best_epoch <= 6
+    best = result.history[result.best_epoch - 1]
+    assert best["val_accuracy"] > 0.8  # chance is 0.25
+    assert result.history[-1]["train_loss"] < result.history[0]["train_loss"]
+    assert best["val_loss"] == min(h["val_loss"] for h in result.history)
+    assert result.train_seconds > 0 and result.samples_per_second > 0
+    test_logits = predict_logits(net, tiny_data.test, tiny_data.max_tokens, tiny_data.pad_id, ctx)
+    assert (test_logits.argmax(axis=1) == tiny_data.test.labels).mean() > 0.75
+
+
+@pytest.mark.parametrize("overrides", [
+    {"hidden": [6], "bidirectional": True, "pooling": "meanmax", "dense": [6]},
+    {"hidden": [4, 4], "fused": True, "dropout": 0.3, "embed_dropout": 0.1},
+])
+def test_same_seed_gives_identical_history_and_weights(tiny_data, ctx, settings, overrides):
+    s = settings(epochs=2, lr_schedule="cosine", warmup_epochs=1, clip_gradient=1.0, weight_decay=1e-4,
+                 word_dropout=0.1)
+    net_a, result_a = run(tiny_data, ctx, dict(s), seed=5, **overrides)
+    net_b, result_b = run(tiny_data, ctx, dict(s), seed=5, **overrides)
+    assert result_a.history == result_b.history
+    assert result_a.best_epoch == result_b.best_epoch
+    wa, wb = weights(net_a), weights(net_b)
+    assert wa.keys() == wb.keys() and len(wa) > 0
+    for key in wa:
+        np.testing.assert_array_equal(wa[key], wb[key], err_msg=key)
+    _, result_c = run(tiny_data, ctx, dict(s), seed=6, **overrides)
+    assert result_c.history != result_a.history  # the seed does matter, so the check above can fail
+
+
+def test_learning_rate_warmup_then_constant():
+    s = {"learning_rate": 0.01, "warmup_epochs": 2, "lr_schedule": "constant"}
+    steps_per_epoch, total = 10, 50
+    assert learning_rate(s, 0, total, steps_per_epoch) == pytest.approx(0.01 / 20)
+    assert learning_rate(s, 9, total, steps_per_epoch) == pytest.approx(0.01 * 10 / 20)
+    assert learning_rate(s, 19, total, steps_per_epoch) == pytest.approx(0.01)
+    assert learning_rate(s, 20, total, steps_per_epoch) == pytest.approx(0.01)
+    assert learning_rate(s, 49, total, steps_per_epoch) == pytest.approx(0.01)
+    warm = [learning_rate(s, i, total, steps_per_epoch) for i in range(20)]
+    assert all(a < b for a, b in zip(warm[:-1], warm[1:], strict=True))
+
+
+def test_learning_rate_cosine():
+    s = {"learning_rate": 0.1, "warmup_epochs": 0, "lr_schedule": "cosine"}
+    assert learning_rate(s, 0, 100, 10) == pytest.approx(0.1)
+    assert learning_rate(s, 50, 100, 10) == pytest.approx(0.05)
+    assert learning_rate(s, 25, 100, 10) == pytest.approx(0.05 * (1 + math.cos(math.pi / 4)))
+    assert learning_rate(s, 100, 100, 10) == pytest.approx(0.0, abs=1e-12)
+    values = [learning_rate(s, i, 100, 10) for i in range(100)]
+    assert all(a > b for a, b in zip(values[:-1], values[1:], strict=True))
+    assert min(values) > 0
+
+
+def test_learning_rate_cosine_after_warmup():
+    s = {"learning_rate": 0.1, "warmup_epochs": 1, "lr_schedule": "cosine"}
+    assert learning_rate(s, 4, 30, 10) == pytest.approx(0.05)
+    assert learning_rate(s, 10, 30, 10) == pytest.approx(0.1)  # decay starts after warm-up
+    assert learning_rate(s, 20, 30, 10) == pytest.approx(0.05)
+
+
+def test_early_stopping_restores_the_best_epoch(tiny_data, ctx, settings):
+    # Validation labels shifted by one class: the better the model fits the training data, the worse
+    # its validation loss, so the best epoch is early and the run stops after `patience` more.
+    val = tiny_data.val
+    contrary = Split(val.ids, val.offsets, ((val.labels + 1) % 4).astype(np.int32), val.rows)
+    patience = 2
+    s = settings(epochs=12, patience=patience, learning_rate=0.03)
+    net = build_model(spec_for(tiny_data), ctx, seed=2)
+    result = train(net, tiny_data.train, contrary, s, tiny_data.max_tokens, tiny_data.pad_id, ctx, seed=2,
+                   progress=False)
+    assert result.epochs_run < 12
+    assert result.best_epoch <= result.epochs_run
+    assert result.epochs_run == result.best_epoch + patience
+    losses = [h["val_loss"] for h in result.history]
+    assert losses[result.best_epoch - 1] == min(losses)
+    assert min(losses) < losses[-1]
+    # The net now holds the best epoch's weights, not the last epoch's.
+    loss, accuracy = evaluate_loss(net, contrary, tiny_data.max_tokens, tiny_data.pad_id, ctx,
+                                   s["batch_size"], s["bucket_width"])
+    best = result.history[result.best_epoch - 1]
+    assert loss == pytest.approx(best["val_loss"], abs=1e-5)
+    assert accuracy == pytest.approx(best["val_accuracy"], abs=1e-6)
+    assert abs(loss - losses[-1]) > 1e-3
+
+
+def test_diverged_run_fails_with_a_clear_error(tiny_data, ctx, settings):
+    # Every epoch's validation loss is NaN: no epoch is ever "best". Training must end with a clear
+    # error that the stage turns into a message, not a TypeError from restoring missing weights.
+    net = build_model(spec_for(tiny_data), ctx, seed=1)
+    with pytest.raises((ValueError, RuntimeError, ArithmeticError)) as err:
+        train(net, tiny_data.train, tiny_data.val, settings(epochs=2, learning_rate=1e38),
+              tiny_data.max_tokens, tiny_data.pad_id, ctx, seed=1, progress=False)
+    assert any(word in str(err.value).lower() for word in ("nan", "finite", "diverge"))
+
+
+def test_evaluate_loss_matches_a_hand_computation(tiny_data, ctx, trained):
+    loss, accuracy = evaluate_loss(trained.net, tiny_data.val, tiny_data.max_tokens, tiny_data.pad_id, ctx,
+                                   batch_size=7, bucket_width=3)
+    logits = predict_logits(trained.net, tiny_data.val, tiny_data.max_tokens, tiny_data.pad_id, ctx)
+    probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    expected = -np.log(probs[np.arange(len(probs)), tiny_data.val.labels]).mean()
+    assert loss == pytest.approx(expected, rel=1e-4)
+    assert accuracy == pytest.approx((logits.argmax(axis=1) == tiny_data.val.labels).mean())
+
+
+def test_drop_words_only_touches_valid_tokens():
+    tokens = np.array([[5, 6, 7, 1, 1], [8, 9, 1, 1, 1], [4, 4, 4, 4, 4]], dtype=np.int32)
+    lengths = np.array([3, 2, 5], dtype=np.int32)
+    assert drop_words(tokens, lengths, 0.0, 0, np.random.RandomState(0)) is tokens
+    dropped = drop_words(tokens, lengths, 0.5, 0, np.random.RandomState(0))
+    assert dropped.dtype == np.int32 and dropped.shape == tokens.shape
+    valid = np.arange(5)[None, :] < lengths[:, None]
+    np.testing.assert_array_equal(dropped[~valid], tokens[~valid])  # padding stays padding
+    changed = dropped != tokens
+    assert changed.any() and np.all(dropped[changed] == 0)
+    again = drop_words(tokens, lengths, 0.5, 0, np.random.RandomState(0))
+    np.testing.assert_array_equal(again, dropped)
+    everything = drop_words(tokens, lengths, 0.999999, 0, np.random.RandomState(1))
+    assert np.all(everything[valid] == 0)
+
