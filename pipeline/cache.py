@@ -13,9 +13,11 @@ from pathlib import Path
 
 import numpy as np
 
+from pipeline import CLASS_NAMES
 from pipeline.fileio import atomic_open
 
 KEYS = ("ids", "offsets", "labels", "rows")
+NUM_CLASSES = len(CLASS_NAMES)
 
 
 class CacheError(ValueError):
@@ -85,16 +87,24 @@ def load_split(path: str | Path, vocab_size: int | None = None) -> Split:
     except Exception as exc:  # zipfile/np errors on a truncated or foreign file
         raise CacheError(f"{path}: cannot read the cache ({exc}); the file is truncated or corrupt, "
                          "rerun `dvc repro vectorize_cache`") from None
+    for key, array in arrays.items():
+        if array.ndim != 1 or array.dtype.kind not in "iu":
+            raise CacheError(f"{path}: '{key}' is a {array.ndim}-d {array.dtype} array, expected 1-d "
+                             "integers; the file was not written by vectorize_cache, rerun it")
     split = Split(arrays["ids"].astype(np.int32, copy=False), arrays["offsets"].astype(np.int64, copy=False),
                   arrays["labels"].astype(np.int32, copy=False), arrays["rows"].astype(np.int64, copy=False))
     n = len(split.labels)
     if len(split.offsets) != n + 1 or split.offsets[0] != 0 or split.offsets[-1] != len(split.ids) \
             or np.any(np.diff(split.offsets) < 0) or len(split.rows) != n:
         raise CacheError(f"{path}: ids, offsets, labels and rows do not fit together; rerun vectorize_cache")
+    if n and (split.labels.min() < 0 or split.labels.max() >= NUM_CLASSES):
+        raise CacheError(f"{path}: labels span {int(split.labels.min())}..{int(split.labels.max())}, expected "
+                         f"class ids 0..{NUM_CLASSES - 1}; rerun vectorize_cache")
     if vocab_size is not None and len(split.ids) and (split.ids.min() < 0 or split.ids.max() >= vocab_size):
-        raise CacheError(f"{path}: token ids reach {int(split.ids.max())}, but the vocabulary has "
-                         f"{vocab_size} entries; the cache was built with another vocabulary, rerun "
-                         "vectorize_cache")
+        low, high = int(split.ids.min()), int(split.ids.max())
+        raise CacheError(f"{path}: token ids span {low}..{high} (reach {high}), but the current vocabulary has "
+                         f"{vocab_size} entries (ids 0..{vocab_size - 1}); the cache was built with another "
+                         "vocabulary, rerun `dvc repro vectorize_cache`")
     return split
 
 

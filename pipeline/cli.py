@@ -1,16 +1,40 @@
-"""What every stage script shares: argument parsing, logging, and errors as messages, not tracebacks."""
+"""What every stage script shares: argument parsing, logging, and errors as messages, not tracebacks.
+
+A stage refuses bad input with one line on stderr, ``error: <what is wrong and what was expected>``,
+and exit code 2; an interrupted stage (Ctrl-C, SIGTERM) says so and exits 130 or 143. In every case
+each output still holds its previous version or its complete new one (``pipeline.fileio``), and the
+partial files of an earlier run that was killed outright are removed when the next stage starts.
+"""
 
 from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 from collections.abc import Callable
 
 from pipeline import params as params_module
+from pipeline import paths
+from pipeline.fileio import remove_stale_temps
 
 log = logging.getLogger("pipeline")
-EXIT_BAD_INPUT, EXIT_INTERRUPTED = 2, 130
+EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_TERMINATED = 2, 130, 143
+# Folders the stages write into; a killed run can leave a `.<name>.pid<N>.*.tmp` file in them.
+OUTPUT_FOLDERS = (paths.VOCAB.parent, paths.MODELS, paths.METRICS, paths.PLOTS, paths.REPORTS)
+
+
+class Terminated(BaseException):
+    """SIGTERM arrived; raised in the main thread so that temporary files are cleaned up on the way out."""
+
+
+class _Formatter(logging.Formatter):
+    """Progress lines keep their time stamp; a refusal is one plain ``error: ...`` line."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        if record.levelno >= logging.ERROR and record.name == log.name:
+            return f"error: {record.getMessage()}"
+        return super().format(record)
 
 
 def parser(description: str, approach: bool = False) -> argparse.ArgumentParser:
@@ -23,18 +47,47 @@ def parser(description: str, approach: bool = False) -> argparse.ArgumentParser:
     return p
 
 
+def _one_line(exc: BaseException) -> str:
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    if not lines:
+        return type(exc).__name__
+    # MXNet errors wrap the reason in a C++ traceback: keep the reason.
+    if lines[0].startswith("Traceback"):
+        return lines[-1]
+    if any(line.startswith("Stack trace") for line in lines):
+        lines = lines[:1]
+    return " ".join(lines)
+
+
+def _on_sigterm(signum, frame):
+    raise Terminated()
+
+
+def _setup_logging(quiet: bool) -> None:
+    handler = logging.StreamHandler()
+    handler.setFormatter(_Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.WARNING if quiet else logging.INFO)
+
+
 def run(main: Callable[[argparse.Namespace, dict], None], args: argparse.Namespace) -> None:
-    """Load params, run ``main`` and turn expected failures into a one-line message and exit code 2."""
-    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
-                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    """Validate params, run ``main``; turn expected failures into one ``error:`` line and exit code 2."""
+    _setup_logging(args.quiet)
+    signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         params = params_module.load(args.params)
         if getattr(args, "approach", None) is not None:
             params_module.approach(params, args.approach)
+        remove_stale_temps(OUTPUT_FOLDERS)
         main(args, params)
     except KeyboardInterrupt:
-        log.error("interrupted; no output was replaced")
+        log.error("interrupted; outputs hold their previous or their complete new version, no partial files")
         sys.exit(EXIT_INTERRUPTED)
-    except (ValueError, FileNotFoundError, RuntimeError) as exc:
-        log.error("%s", exc)
+    except Terminated:
+        log.error("terminated (SIGTERM); outputs hold their previous or their complete new version, "
+                  "no partial files")
+        sys.exit(EXIT_TERMINATED)
+    except (ValueError, OSError, RuntimeError) as exc:
+        log.error("%s", _one_line(exc))
         sys.exit(EXIT_BAD_INPUT)

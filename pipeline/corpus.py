@@ -28,8 +28,7 @@ class Corpus:
         return len(self.texts)
 
 
-def _decode(path: Path) -> str:
-    raw = path.read_bytes()
+def _decode(raw: bytes, path: str | Path) -> str:
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -38,18 +37,31 @@ def _decode(path: Path) -> str:
                           "AG News files are UTF-8 encoded") from None
 
 
-def read_corpus(path: str | Path) -> Corpus:
+def _csv_problem(exc: csv.Error) -> str:
+    text = str(exc)
+    if "unexpected end of data" in text:
+        return (f"malformed CSV ({text}): a quote opened in this row is never closed; "
+                "fields are \"double-quoted\" and inner quotes doubled (\"\")")
+    if "expected after" in text:
+        return (f"malformed CSV ({text}): a stray quote inside a field, or a quote left open; inner "
+                "quotes must be doubled (\"\")")
+    return f"malformed CSV ({text}); is a quote left open?"
+
+
+def read_corpus(path: str | Path, name: str | Path | None = None, missing_hint: str = "") -> Corpus:
     """Parse one split; refuse anything that is not a well-formed AG News row.
 
     Windows line endings are accepted (the csv module folds ``\\r\\n``); the text of a row is
-    ``title + " " + description`` as in the reference study.
+    ``title + " " + description`` as in the reference study. ``name`` is the file named in error
+    messages (default ``path``: the download stage checks a temporary copy but names its source).
     """
     path = Path(path)
+    shown = name if name is not None else path
     if not path.is_file():
-        raise CorpusError(f"{path}: file not found")
-    content = _decode(path).removeprefix("\ufeff")  # a UTF-8 byte-order mark is not a header
+        raise CorpusError(f"{shown}: file not found{missing_hint}")
+    content = _decode(path.read_bytes(), shown).removeprefix("\ufeff")  # a byte-order mark is not a header
     if not content.strip():
-        raise CorpusError(f"{path}: file is empty; expected rows \"label\",\"title\",\"description\"")
+        raise CorpusError(f"{shown}: file is empty; expected rows \"label\",\"title\",\"description\"")
     texts: list[str] = []
     labels: list[int] = []
     # newline="" keeps line numbers physical: str.splitlines would also split on U+2028 and friends.
@@ -61,23 +73,24 @@ def read_corpus(path: str | Path) -> Corpus:
                 line = reader.line_num + 1
                 continue
             if len(row) != 3:
-                raise CorpusError(f"{path}:{line}: found {len(row)} columns, expected 3 "
+                raise CorpusError(f"{shown}:{line}: found {len(row)} columns, expected 3 "
                                   "(\"label\",\"title\",\"description\")")
             label, title, description = row
             if not re.fullmatch(r"-?[0-9]+", label.strip()):
                 hint = " (a header row? AG News files have none)" if line == 1 else ""
-                raise CorpusError(f"{path}:{line}: label {label!r} is not an integer 1..4{hint}")
+                raise CorpusError(f"{shown}:{line}: label {label!r} is not an integer 1..4{hint}")
             value = int(label)
             if not 1 <= value <= NUM_CLASSES:
-                raise CorpusError(f"{path}:{line}: label {value} is outside 1..{NUM_CLASSES}")
+                raise CorpusError(f"{shown}:{line}: label {value} is outside 1..{NUM_CLASSES}")
             text = f"{title} {description}".strip()
             if not text:
-                raise CorpusError(f"{path}:{line}: title and description are both empty")
+                raise CorpusError(f"{shown}:{line}: title and description are both empty; expected "
+                                  "some text in at least one of them")
             texts.append(text)
             labels.append(value - 1)
             line = reader.line_num + 1
     except csv.Error as exc:
-        raise CorpusError(f"{path}:{line}: malformed CSV ({exc}); is a quote left open?") from None
+        raise CorpusError(f"{shown}:{line}: {_csv_problem(exc)}") from None
     return Corpus(texts=texts, labels=np.asarray(labels, dtype=np.int32))
 
 

@@ -1,8 +1,14 @@
-"""Fetch the two canonical AG News CSVs (or copy them from a local folder) and describe them."""
+"""Fetch the two canonical AG News CSVs (or copy them from a local folder) and describe them.
+
+Both splits are fetched into temporary files and checked (MD5 for a URL source, the CSV format for
+any source) before either output is replaced: a failure on ``test.csv`` leaves the previous
+``train.csv`` in place too, and nothing half-downloaded is ever at an output path.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import http.client
 import logging
 import shutil
 import urllib.error
@@ -10,7 +16,7 @@ import urllib.request
 from pathlib import Path
 
 from pipeline.corpus import label_counts, read_corpus
-from pipeline.fileio import atomic_path
+from pipeline.fileio import atomic_paths
 
 log = logging.getLogger(__name__)
 SPLITS = ("train", "test")
@@ -29,43 +35,64 @@ def md5sum(path: Path) -> str:
     return digest.hexdigest()
 
 
+def is_url(source: str) -> bool:
+    return source.startswith(("http://", "https://"))
+
+
 def _fetch_url(url: str, dest: Path, timeout: float) -> None:
+    hint = (f"Offline? Set {SOURCE_ENV}=/path/to/folder holding train.csv and test.csv, or fix data.url "
+            "in params.yaml")
     try:
         with urllib.request.urlopen(url, timeout=timeout) as resp, open(dest, "wb") as out:
             shutil.copyfileobj(resp, out)
-    except (urllib.error.URLError, OSError) as exc:
-        raise DownloadError(f"cannot download {url}: {getattr(exc, 'reason', exc)}. Offline? Set "
-                            f"{SOURCE_ENV}=/path/to/folder holding train.csv and test.csv") from None
+    except urllib.error.HTTPError as exc:
+        raise DownloadError(f"cannot download {url}: HTTP {exc.code} {exc.reason}. {hint}") from None
+    except urllib.error.URLError as exc:
+        raise DownloadError(f"cannot download {url}: {exc.reason}. {hint}") from None
+    except (http.client.HTTPException, OSError) as exc:  # connection reset, timeout, short read
+        reason = str(exc) or type(exc).__name__
+        raise DownloadError(f"cannot download {url}: {reason} (the transfer broke off). {hint}") from None
 
 
-def fetch_split(split: str, source: str, expected_md5: str, dest: Path,
-                timeout: float = 60.0) -> dict:
-    """Place one split at ``dest`` and return what the metrics file records about it.
+def _origin(split: str, source: str) -> str:
+    return f"{source.rstrip('/')}/{split}.csv" if is_url(source) else str(Path(source) / f"{split}.csv")
 
-    A URL source must match the canonical MD5 (a mismatch is an error and nothing is kept). A local
-    folder may hold a subset of AG News, so its MD5 is recorded and compared, not enforced.
+
+def _check_local_source(source: str) -> None:
+    folder = Path(source)
+    if not folder.is_dir():
+        raise DownloadError(f"{folder}: no such folder; {SOURCE_ENV} must name a folder holding "
+                            "train.csv and test.csv")
+    missing = [f"{s}.csv" for s in SPLITS if not (folder / f"{s}.csv").is_file()]
+    if missing:
+        raise DownloadError(f"{folder}: {' and '.join(missing)} not found there; {SOURCE_ENV} must name a "
+                            "folder holding train.csv and test.csv")
+
+
+def fetch_split(split: str, source: str, expected_md5: str, tmp: Path, timeout: float = 60.0) -> dict:
+    """Place one split at ``tmp`` and return what the metrics file records about it.
+
+    A URL source must match the canonical MD5 (a mismatch is an error). A local folder may hold a
+    subset of AG News, so its MD5 is recorded and compared, not enforced.
     """
-    local = not source.startswith(("http://", "https://"))
-    origin = str(Path(source) / f"{split}.csv") if local else f"{source.rstrip('/')}/{split}.csv"
-    with atomic_path(dest) as tmp:
-        if local:
-            src = Path(origin)
-            if not src.is_file():
-                raise DownloadError(f"{origin}: not found; {SOURCE_ENV} must name a folder holding "
-                                    "train.csv and test.csv")
-            shutil.copyfile(src, tmp)
-        else:
-            log.info("downloading %s", origin)
-            _fetch_url(origin, tmp, timeout)
-        actual = md5sum(tmp)
-        canonical = actual == expected_md5
-        if not canonical and not local:
-            raise DownloadError(f"{origin}: MD5 mismatch: expected {expected_md5}, got {actual}; "
-                                "the download was discarded")
-        if not canonical:
-            log.warning("%s: MD5 %s differs from the canonical %s (a local subset?)",
-                        origin, actual, expected_md5)
-        corpus = read_corpus(tmp)  # refuse a malformed file before it becomes an output
+    local = not is_url(source)
+    origin = _origin(split, source)
+    if local:
+        src = Path(origin)
+        if not src.is_file():
+            _check_local_source(source)
+        shutil.copyfile(src, tmp)
+    else:
+        log.info("downloading %s", origin)
+        _fetch_url(origin, tmp, timeout)
+    actual = md5sum(tmp)
+    canonical = actual == expected_md5
+    if not canonical and not local:
+        raise DownloadError(f"{origin}: MD5 mismatch: expected {expected_md5} (params.yaml data.md5.{split}), "
+                            f"got {actual}; the download was discarded and the previous data was kept")
+    if not canonical:
+        log.warning("%s: MD5 %s differs from the canonical %s (a local subset?)", origin, actual, expected_md5)
+    corpus = read_corpus(tmp, name=origin)  # refuse a malformed file before it becomes an output
     return {
         "source": "local" if local else "url",
         "md5": actual,
@@ -75,7 +102,17 @@ def fetch_split(split: str, source: str, expected_md5: str, dest: Path,
     }
 
 
-def download(url: str, md5: dict[str, str], out_dir: Path, source: str | None = None) -> dict:
-    """Fetch both splits; ``source`` (a folder) overrides ``url`` for offline use."""
-    return {split: fetch_split(split, source or url, md5[split], out_dir / f"{split}.csv")
-            for split in SPLITS}
+def download(url: str, md5: dict[str, str], out_dir: Path, source: str | None = None,
+             timeout: float = 60.0) -> dict:
+    """Fetch both splits; ``source`` (a folder) overrides ``url`` for offline use.
+
+    The outputs are replaced only once both splits have been fetched and checked.
+    """
+    source = source or url
+    if not is_url(source):
+        _check_local_source(source)  # refuse before copying anything
+    stats = {}
+    with atomic_paths([out_dir / f"{split}.csv" for split in SPLITS]) as temps:
+        for split, tmp in zip(SPLITS, temps, strict=True):
+            stats[split] = fetch_split(split, source, md5[split], tmp, timeout)
+    return stats

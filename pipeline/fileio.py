@@ -1,17 +1,84 @@
-"""Atomic file writing: an output path holds either the old file or the complete new one."""
+"""Atomic file writing: an output path holds either the old file or the complete new one.
+
+Every output is written to a temporary file beside it, flushed to disk and renamed over the output
+only when complete. The temporary name is ``.<name>.pid<PID>.<random>.tmp``: hidden, and naming the
+process that writes it, so that a later run can tell a temporary file left by a killed run (its
+process is gone) from one that another running stage is still writing (:func:`remove_stale_temps`).
+"""
 
 from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
+import re
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 
+log = logging.getLogger(__name__)
+
 _UMASK = os.umask(0)
 os.umask(_UMASK)
+TEMP_PATTERN = re.compile(r"^\.(?P<name>.+)\.pid(?P<pid>[0-9]+)\.[A-Za-z0-9_]+\.tmp$")
+
+
+def _new_temp(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.pid{os.getpid()}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp creates 0600; outputs get the usual mode
+    return Path(tmp)
+
+
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_dir(directory: Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:  # pragma: no cover - platforms without directory handles
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # pragma: no cover - file systems that refuse to sync a directory
+        pass
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def atomic_paths(paths: Sequence[str | os.PathLike]) -> Iterator[list[Path]]:
+    """Yield one temporary path beside each of ``paths``; rename them all only if the block succeeds.
+
+    Nothing is renamed until the whole block has run, so an error while producing the second file
+    leaves the first output untouched too. A crash, an exception or a signal inside the block leaves
+    every output as it was. Each temporary file is flushed to disk before its rename, so a power
+    failure right after the rename cannot leave an empty output.
+    """
+    targets = [Path(p) for p in paths]
+    temps: list[Path] = []
+    try:
+        for target in targets:
+            temps.append(_new_temp(target))
+        yield temps
+        for tmp in temps:
+            if tmp.exists():
+                _fsync_file(tmp)
+        for tmp, target in zip(temps, targets, strict=True):
+            os.replace(tmp, target)
+        for directory in {t.parent for t in targets}:
+            _fsync_dir(directory)
+    finally:
+        for tmp in temps:
+            tmp.unlink(missing_ok=True)
 
 
 @contextlib.contextmanager
@@ -19,19 +86,10 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it over ``path`` only if the block succeeds.
 
     A crash, an exception or a SIGKILL inside the block leaves ``path`` untouched, so DVC never sees a
-    half-written output.
+    half-written output (a SIGKILL can leave the hidden temporary file; see :func:`remove_stale_temps`).
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
-    os.chmod(tmp_path, 0o666 & ~_UMASK)  # mkstemp creates 0600; outputs get the usual mode
-    try:
-        yield tmp_path
-        os.replace(tmp_path, path)
-    finally:
-        tmp_path.unlink(missing_ok=True)
+    with atomic_paths([path]) as (tmp,):
+        yield tmp
 
 
 @contextlib.contextmanager
@@ -41,6 +99,54 @@ def atomic_open(path: str | os.PathLike, mode: str = "w") -> Iterator[BinaryIO]:
     newline = None if "b" in mode else ""
     with atomic_path(path) as tmp, open(tmp, mode, encoding=encoding, newline=newline) as fh:
         yield fh
+
+
+def _process_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    except OverflowError:
+        return False
+    # A killed process whose parent died too stays a zombie until init reaps it: it writes nothing.
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            state = fh.read().rsplit(b")", 1)[1].split()[0]
+    except (OSError, IndexError):  # no /proc (macOS): trust kill()
+        return True
+    return state not in (b"Z", b"X")
+
+
+def stale_temps(folders: Iterable[str | os.PathLike]) -> list[Path]:
+    """Temporary files under ``folders`` whose writing process no longer exists (a killed run)."""
+    found = []
+    for folder in folders:
+        folder = Path(folder)
+        if not folder.is_dir():
+            continue
+        for root, _dirs, files in os.walk(folder):
+            for name in files:
+                match = TEMP_PATTERN.match(name)
+                if match and not _process_alive(int(match["pid"])):
+                    found.append(Path(root) / name)
+    return sorted(found)
+
+
+def remove_stale_temps(folders: Iterable[str | os.PathLike]) -> list[Path]:
+    """Delete the temporary files a killed run left behind; files of live processes are kept."""
+    removed = []
+    for path in stale_temps(folders):
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            continue
+        log.info("removed %s, a partial file left by an interrupted run", path)
+        removed.append(path)
+    return removed
 
 
 def write_json(path: str | os.PathLike, data: Any) -> None:
@@ -60,6 +166,9 @@ def read_json(path: str | os.PathLike) -> Any:
         raise FileNotFoundError(f"{path}: file not found (has the stage that writes it run?)")
     try:
         return json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}); the file is "
+                         "corrupt, rerun the stage that writes it") from None
     except json.JSONDecodeError as exc:
         raise ValueError(f"{path}: line {exc.lineno}: not valid JSON ({exc.msg}); the file is "
                          "truncated or corrupt, rerun the stage that writes it") from exc

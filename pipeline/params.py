@@ -7,6 +7,7 @@ Every rule lives here so that each stage refuses a bad file the same way: with t
 from __future__ import annotations
 
 import difflib
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -39,7 +40,8 @@ def _is_int(v: Any) -> bool:
 
 
 def _is_num(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
+    """A finite number: YAML's .nan and .inf are refused, booleans are not numbers."""
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
 def _int_at_least(lo: int, required: bool = True) -> Rule:
@@ -78,6 +80,8 @@ TRAIN_SCHEMA: dict[str, Rule] = {
     "patience": _optional(_int_at_least(1)),
     "bucket_width": _int_at_least(1),
     "word_dropout": _num(lambda v: 0 <= v < 1, "a number in [0, 1)"),
+    "sparse_embedding": BOOL,
+    "ema_decay": _optional(_num(lambda v: 0 < v < 1, "a number in (0, 1)")),
 }
 
 APPROACH_SCHEMA: dict[str, Rule] = {
@@ -133,8 +137,23 @@ def _fail(path: str, value: Any, expected: str) -> None:
     raise ParamsError(f"params.yaml: {path} = {value!r}: expected {expected}")
 
 
+def _describe(rule: Any) -> str:
+    """What a missing key should hold, for the error message."""
+    if isinstance(rule, Rule):
+        return rule.expected
+    if isinstance(rule, dict):
+        return "a section with the keys " + ", ".join(rule)
+    if rule == "approaches":
+        return "a section mapping approach names to max_tokens, embed_len, hidden, bidirectional, dense"
+    return "a section mapping approach names to reported test accuracies"
+
+
 def _check_mapping(data: Any, schema: dict[str, Any], path: str) -> None:
     if not isinstance(data, dict):
+        if not path:
+            what = "the file is empty" if data is None else f"the top level is {type(data).__name__} {data!r}"
+            raise ParamsError(f"params.yaml: {what}; expected a mapping with the sections "
+                              f"{', '.join(schema)}")
         _fail(path, data, "a mapping of keys to values")
     for key in data:
         if key not in schema:
@@ -147,7 +166,7 @@ def _check_mapping(data: Any, schema: dict[str, Any], path: str) -> None:
         if key not in data:
             if isinstance(rule, Rule) and not rule.required:
                 continue
-            raise ParamsError(f"params.yaml: missing key '{where}'")
+            raise ParamsError(f"params.yaml: missing key '{where}': expected {_describe(rule)}")
         value = data[key]
         if isinstance(rule, dict):
             _check_mapping(value, rule, where)
@@ -169,6 +188,7 @@ def _check_int_list(values: list, path: str, lo: int) -> None:
 def _check_approaches(approaches: Any, path: str, train_defaults: dict) -> None:
     if not isinstance(approaches, dict) or not approaches:
         _fail(path, approaches, "a non-empty mapping of approach names to settings")
+    seen: dict[str, str] = {}
     for name, spec in approaches.items():
         where = f"{path}.{name}"
         if not isinstance(name, str) or not SAFE_NAME.fullmatch(name):
@@ -178,6 +198,11 @@ def _check_approaches(approaches: Any, path: str, train_defaults: dict) -> None:
         if name in RESERVED_NAMES:
             raise ParamsError(f"params.yaml: approach name '{name}' at {path} is reserved for the "
                               "TF-IDF baseline's outputs; choose another name")
+        if name.lower() in seen:
+            raise ParamsError(f"params.yaml: approach names '{seen[name.lower()]}' and '{name}' at {path} "
+                              "differ only in case; their files would collide on a case-insensitive "
+                              "file system, rename one")
+        seen[name.lower()] = name
         if not isinstance(spec, dict):
             _fail(where, spec, "a mapping with max_tokens, embed_len, hidden, bidirectional, dense")
         plain = {k: v for k, v in spec.items() if k != "train"}
@@ -214,13 +239,41 @@ def validate(params: Any) -> dict:
     return params
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses a key given twice in one mapping (PyYAML keeps the last silently)."""
+
+    def construct_mapping(self, node, deep=False):
+        if isinstance(node, yaml.MappingNode):
+            self.flatten_mapping(node)
+            seen: dict[Any, int] = {}
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=True)
+                line = key_node.start_mark.line + 1
+                try:
+                    if key in seen:
+                        raise ParamsError(f"params.yaml: line {line}: key {key!r} is given twice (first "
+                                          f"on line {seen[key]}); YAML would silently keep the last, keep one")
+                    seen[key] = line
+                except TypeError:  # an unhashable key; the base class reports it
+                    continue
+        return super().construct_mapping(node, deep=deep)
+
+
 def load(path: str | Path = DEFAULT_PARAMS) -> dict:
     """Read and validate params.yaml; every problem surfaces as a :class:`ParamsError`."""
     path = Path(path)
     if not path.is_file():
         raise ParamsError(f"{path}: file not found; run the stage from the project root")
     try:
-        params = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ParamsError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    try:
+        loader = _UniqueKeyLoader(text)  # a SafeLoader: builds no Python objects beyond plain data
+        try:
+            params = loader.get_single_data()
+        finally:
+            loader.dispose()
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f" line {mark.line + 1}" if mark else ""

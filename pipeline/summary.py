@@ -3,19 +3,43 @@
 from __future__ import annotations
 
 import html
+import math
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
-from pipeline.fileio import atomic_path  # noqa: E402
+from pipeline.fileio import atomic_path
 
 COLUMNS = [("approach", "approach"), ("max_tokens", "max_tokens"), ("embed_len", "embed"),
            ("hidden", "hidden"), ("bidirectional", "bidir"), ("pooling", "pooling"),
            ("test_accuracy", "test acc."), ("macro_f1", "macro F1"), ("train_seconds", "train s"),
            ("reference_accuracy", "reference acc. (full data)")]
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+METRIC_RULES = {
+    "accuracy": (lambda v: _is_number(v) and 0 <= v <= 1, "a number in [0, 1]"),
+    "macro_f1": (lambda v: _is_number(v) and 0 <= v <= 1, "a number in [0, 1]"),
+    "train_seconds": (lambda v: _is_number(v) and v >= 0, "a number >= 0"),
+}
+
+
+def check_metrics(data, path: str | Path, keys: tuple[str, ...], stage: str) -> dict:
+    """Refuse a metrics file that lacks a value the summary shows, or holds something else there.
+
+    Metrics files are committed to git and may be edited or merged by hand; a value that is not a
+    number (text, markup) is refused rather than copied into the report.
+    """
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: holds {type(data).__name__}, expected a JSON object; rerun `dvc repro {stage}`")
+    for key in keys:
+        check, expected = METRIC_RULES[key]
+        if key not in data:
+            raise ValueError(f"{path}: '{key}' is missing, expected {expected}; rerun `dvc repro {stage}`")
+        if not check(data[key]):
+            raise ValueError(f"{path}: {key} = {data[key]!r}, expected {expected}; rerun `dvc repro {stage}`")
+    return data
 
 
 def summary_rows(approaches: dict, train_metrics: dict, eval_metrics: dict, reference: dict,
@@ -65,6 +89,11 @@ def markdown_table(rows: list[dict]) -> str:
 
 
 def plot_accuracy(rows: list[dict], path: str | Path) -> None:
+    import matplotlib  # imported here: the metrics are checked before the plotting stack loads
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
     names = [row["approach"].split(" (")[0] for row in rows]
     fig, ax = plt.subplots(figsize=(1.4 * len(rows) + 2, 4))
     ours = [100 * row["test_accuracy"] for row in rows]

@@ -1,14 +1,21 @@
-"""Build the GluonNLP vocabulary from the training split and store it as JSON."""
+"""Build the GluonNLP vocabulary from the training split and store it as JSON.
+
+GluonNLP (and with it MXNet, about two seconds) is imported on first use, so that a stage can refuse
+bad params or a bad CSV before paying for it.
+"""
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
-
-import gluonnlp
+from typing import TYPE_CHECKING
 
 from pipeline.fileio import write_text
+
+if TYPE_CHECKING:
+    import gluonnlp
 
 UNK, PAD = "<unk>", "<pad>"
 
@@ -19,6 +26,8 @@ def build_vocab(token_lists: Iterable[list[str]], min_freq: int = 1,
 
     Index 0 is ``<unk>`` and 1 is ``<pad>``; no BOS/EOS tokens, the classifier does not use them.
     """
+    import gluonnlp
+
     counter: Counter[str] = Counter()
     for tokens in token_lists:
         counter.update(tokens)
@@ -35,9 +44,18 @@ def load_vocab(path: str | Path) -> gluonnlp.Vocab:
     if not path.is_file():
         raise FileNotFoundError(f"{path}: vocabulary not found; run `dvc repro tokenize_vocab`")
     try:
-        vocab = gluonnlp.Vocab.from_json(path.read_text(encoding="utf-8"))
-    except (ValueError, TypeError, AttributeError, KeyError) as exc:
-        raise ValueError(f"{path}: not a GluonNLP vocabulary JSON ({exc}); rerun tokenize_vocab") from exc
+        text = path.read_text(encoding="utf-8")
+        json.loads(text)  # a truncated file is refused here, before GluonNLP is imported
+    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
+        raise ValueError(f"{path}: not a GluonNLP vocabulary JSON ({exc}); the file is truncated or corrupt, "
+                         "rerun `dvc repro tokenize_vocab`") from None
+    import gluonnlp
+
+    try:
+        vocab = gluonnlp.Vocab.from_json(text)
+    except (ValueError, TypeError, AttributeError, KeyError) as exc:  # UnicodeDecodeError is a ValueError
+        raise ValueError(f"{path}: not a GluonNLP vocabulary JSON ({exc}); the file is truncated or corrupt, "
+                         "rerun `dvc repro tokenize_vocab`") from None
     if vocab.unknown_token != UNK or vocab.padding_token != PAD:
         raise ValueError(f"{path}: expected unknown token {UNK!r} and padding token {PAD!r}, found "
                          f"{vocab.unknown_token!r} and {vocab.padding_token!r}")

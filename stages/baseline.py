@@ -3,9 +3,7 @@
 import time
 
 from pipeline import CLASS_NAMES, cli, paths
-from pipeline.baseline import predict_baseline, train_baseline
 from pipeline.cache import load_split
-from pipeline.evaluation import classification_metrics, plot_confusion, write_predictions
 from pipeline.fileio import write_json
 from pipeline.vocab import load_vocab
 
@@ -14,6 +12,11 @@ def main(args, params) -> None:
     opts = params["baseline"]
     vocab_size = len(load_vocab(paths.VOCAB))
     train, val, test = (load_split(paths.cache_file(s), vocab_size) for s in ("train", "val", "test"))
+
+    # scikit-learn and the plotting stack load once the inputs have been checked.
+    from pipeline.baseline import predict_baseline, train_baseline
+    from pipeline.evaluation import classification_metrics, plot_confusion, write_predictions
+
     started = time.perf_counter()
     model = train_baseline(train, vocab_size, opts["C"], opts["sublinear_tf"], opts["max_iter"], params["seed"])
     seconds = time.perf_counter() - started

@@ -1,23 +1,31 @@
 """Stage `evaluate@<approach>`: test accuracy, per-class report and confusion matrix of one approach."""
 
 from pipeline import CLASS_NAMES, cli, paths
-from pipeline.cache import load_split
-from pipeline.checkpoint import load_checkpoint
-from pipeline.evaluation import classification_metrics, plot_confusion, write_predictions
-from pipeline.fileio import write_json
-from pipeline.inference import predict_logits
-from pipeline.model import default_context
-from pipeline.vocab import load_vocab
+from pipeline.params import train_settings
 
 
 def main(args, params) -> None:
+    # MXNet and the plotting stack load here, after params.yaml was validated: a refusal is instant.
+    from pipeline.cache import load_split
+    from pipeline.checkpoint import check_matches_params, load_checkpoint
+    from pipeline.inference import predict_logits
+    from pipeline.model import default_context
+    from pipeline.vocab import load_vocab
+
     name = args.approach
     vocab = load_vocab(paths.VOCAB)
     test = load_split(paths.cache_file("test"), len(vocab))
     ctx = default_context()
     net, spec = load_checkpoint(paths.model_dir(name), len(vocab), ctx)
+    check_matches_params(spec, params["approaches"][name], params["vocab"]["lowercase"],
+                         vocab.token_to_idx[vocab.padding_token], paths.model_dir(name),
+                         train_settings(params, name))
     prep = spec["preprocessing"]
     predicted = predict_logits(net, test, prep["max_tokens"], prep["pad_id"], ctx).argmax(axis=1)
+
+    from pipeline.evaluation import classification_metrics, plot_confusion, write_predictions
+    from pipeline.fileio import write_json
+
     write_json(paths.METRICS / "eval" / f"{name}.json",
                classification_metrics(test.labels, predicted, CLASS_NAMES))
     write_predictions(paths.PLOTS / "predictions" / f"{name}.csv", test.labels, predicted, CLASS_NAMES)

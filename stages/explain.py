@@ -3,28 +3,44 @@
 import logging
 
 from pipeline import CLASS_NAMES, cli, paths
-from pipeline.checkpoint import load_checkpoint
 from pipeline.corpus import read_corpus
-from pipeline.explain import explain_document, explanation_record, write_explanation
-from pipeline.inference import predict_texts
-from pipeline.model import default_context
-from pipeline.params import ParamsError
-from pipeline.vocab import load_vocab
+from pipeline.params import ParamsError, train_settings
+from pipeline.tokenize import tokenize
 
 log = logging.getLogger(__name__)
 
 
 def main(args, params) -> None:
     opts = params["explain"]
-    test = read_corpus(paths.RAW / "test.csv")
+    lowercase = params["vocab"]["lowercase"]
+    test = read_corpus(paths.RAW / "test.csv", missing_hint="; run `dvc repro download` first")
     for i, index in enumerate(opts["doc_indices"]):
         if index >= len(test):
             raise ParamsError(f"params.yaml: explain.doc_indices[{i}] = {index}: the test split has "
                               f"only {len(test)} rows (valid indices 0..{len(test) - 1})")
+        if not tokenize(test.texts[index], lowercase):
+            # LIME explains a text by removing its words; a document without any has nothing to explain.
+            raise ParamsError(f"params.yaml: explain.doc_indices[{i}] = {index}: test document {index} "
+                              f"({test.texts[index][:60]!r}) has no words to explain; choose another index")
+
+    # MXNet and LIME load here, once the cheap checks have passed.
+    from pipeline.checkpoint import check_matches_params, load_checkpoint
+    from pipeline.explain import explain_document, explanation_record, write_explanation
+    from pipeline.inference import predict_texts
+    from pipeline.model import default_context
+    from pipeline.vocab import load_vocab
+
     vocab = load_vocab(paths.VOCAB)
+    pad_id = vocab.token_to_idx[vocab.padding_token]
     ctx = default_context()
+    # Every checkpoint is loaded and checked before any explanation is written.
+    models = {}
     for name in params["approaches"]:
         net, spec = load_checkpoint(paths.model_dir(name), len(vocab), ctx)
+        check_matches_params(spec, params["approaches"][name], lowercase, pad_id, paths.model_dir(name),
+                             train_settings(params, name))
+        models[name] = net, spec
+    for name, (net, spec) in models.items():
         prep = spec["preprocessing"]
 
         def predict_proba(texts, net=net, prep=prep):

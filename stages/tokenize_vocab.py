@@ -9,8 +9,12 @@ from pipeline.vocab import build_vocab, save_vocab
 
 def main(args, params) -> None:
     opts = params["vocab"]
-    corpus = read_corpus(paths.RAW / "train.csv")
+    corpus = read_corpus(paths.RAW / "train.csv", missing_hint="; run `dvc repro download` first")
     vocab = build_vocab(tokenize_all(corpus.texts, opts["lowercase"]), opts["min_freq"], opts["max_size"])
+    if len(vocab) <= 2:
+        raise ValueError(f"{paths.RAW / 'train.csv'}: no token occurs {opts['min_freq']} times "
+                         "(params.yaml vocab.min_freq), so the vocabulary would hold only <unk> and <pad>; "
+                         "lower vocab.min_freq or check the training data")
     save_vocab(vocab, paths.VOCAB)
     write_json(paths.METRICS / "vocab.json", {"vocab_size": len(vocab), "documents": len(corpus)})
 

@@ -5,7 +5,7 @@ import numpy as np
 from pipeline import cli, paths
 from pipeline.cache import save_split, stratified_split, vectorize
 from pipeline.corpus import label_counts, read_corpus
-from pipeline.fileio import write_json
+from pipeline.fileio import atomic_paths, write_json
 from pipeline.tokenize import tokenize_all
 from pipeline.vocab import load_vocab
 
@@ -21,18 +21,25 @@ def describe(split) -> dict:
 
 
 def main(args, params) -> None:
-    vocab = load_vocab(paths.VOCAB)
     lowercase = params["vocab"]["lowercase"]
+    corpora = {name: read_corpus(paths.RAW / f"{name}.csv", missing_hint="; run `dvc repro download` first")
+               for name in ("train", "test")}
+    fraction = params["data"]["val_fraction"]
+    train_idx, val_idx = stratified_split(corpora["train"].labels, fraction, params["seed"])
+    if len(val_idx) == 0 or len(train_idx) == 0:
+        raise ValueError(f"params.yaml: data.val_fraction = {fraction} leaves {len(train_idx)} training and "
+                         f"{len(val_idx)} validation documents out of {len(corpora['train'])} training rows; "
+                         "expected at least one of each, change data.val_fraction or use more data")
+    vocab = load_vocab(paths.VOCAB)
     unk = vocab.token_to_idx[vocab.unknown_token]
-    splits = {}
-    for name in ("train", "test"):
-        corpus = read_corpus(paths.RAW / f"{name}.csv")
-        splits[name] = vectorize(tokenize_all(corpus.texts, lowercase), vocab.token_to_idx, unk, corpus.labels)
-    train_idx, val_idx = stratified_split(splits["train"].labels, params["data"]["val_fraction"], params["seed"])
+    splits = {name: vectorize(tokenize_all(corpus.texts, lowercase), vocab.token_to_idx, unk, corpus.labels)
+              for name, corpus in corpora.items()}
     full_train = splits.pop("train")
     splits = {"train": full_train.subset(train_idx), "val": full_train.subset(val_idx), **splits}
-    for name, split in splits.items():
-        save_split(split, paths.cache_file(name))
+    # All three caches are replaced together or not at all.
+    with atomic_paths([paths.cache_file(name) for name in splits]) as temps:
+        for split, tmp in zip(splits.values(), temps, strict=True):
+            save_split(split, tmp)
     # Empty documents are kept (the model reads one <pad> step for them) and counted here.
     write_json(paths.METRICS / "cache.json", {name: describe(split) for name, split in splits.items()})
 

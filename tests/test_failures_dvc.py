@@ -1,0 +1,331 @@
+"""Interrupted runs: Ctrl-C, SIGTERM and SIGKILL in the middle of training or of a download.
+
+Under `dvc repro` (a real git + DVC project, like tests/test_integration.py): a killed stage leaves
+no partial checkpoint, metrics or temporary file at its output paths, dvc.lock is not updated, the
+previous outputs come back with `git checkout` + `dvc checkout`, and the next `dvc repro` reruns the
+stage cleanly. Run directly (`python -m stages.download`): the previous outputs are never touched.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from tests.conftest import write_agnews_csv
+from tests.corpus_gen import make_corpus
+from tests.test_bad_input import (
+    QuietHandler,
+    _server_class,
+    md5_of,
+    save_params,
+    snapshot,
+    stage_cmd,
+    stage_env,
+    temp_files,
+    tiny_params,
+)
+from tests.test_integration import REPO, project_files, run
+
+pytestmark = pytest.mark.integration
+
+NAME = "uni"
+# Big enough for an epoch to last ~0.5-1 s (so a signal lands mid-epoch), small enough to keep the run short.
+APPROACH = {"max_tokens": 30, "embed_len": 32, "hidden": [64], "bidirectional": False, "dense": [],
+            "pooling": "last"}
+TRAIN_OUTPUTS = (f"models/{NAME}/model.params", f"models/{NAME}/spec.json", f"metrics/train/{NAME}.json",
+                 f"plots/history/{NAME}.csv")
+WORKSPACE_SKIP = (".git", ".dvc")
+
+
+# ---------------------------------------------------------------------------------------------
+# a local HTTP source that can stall in the middle of a file
+
+class StallingHandler(QuietHandler):
+    """Serves files; while ``server.stall`` is set it sends half of a file, then waits."""
+
+    def copyfile(self, source, outputfile):
+        if not self.server.stall.is_set():
+            return super().copyfile(source, outputfile)
+        data = source.read()
+        try:
+            outputfile.write(data[: len(data) // 2])
+            outputfile.flush()
+        except OSError:
+            return
+        self.server.stalled.set()
+        self.server.release.wait(60)
+
+
+@pytest.fixture(scope="module")
+def source_server(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("served")
+    write_agnews_csv(folder / "train.csv", make_corpus(270, seed=1))
+    write_agnews_csv(folder / "test.csv", make_corpus(20, seed=2))
+    server = _server_class()(("127.0.0.1", 0),
+                             lambda *a: StallingHandler(*a, directory=str(folder)))
+    server.stall, server.stalled, server.release = threading.Event(), threading.Event(), threading.Event()
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    server.url = f"http://127.0.0.1:{server.server_address[1]}"
+    server.folder = folder
+    yield server
+    server.release.set()
+    server.shutdown()
+    server.server_close()
+
+
+# ---------------------------------------------------------------------------------------------
+# the project
+
+def dvc_env() -> dict:
+    env = stage_env()  # no AGNEWS_SOURCE: data comes from the local HTTP server
+    env.update({"PATH": f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}", "DVC_NO_ANALYTICS": "1",
+                "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
+                "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"})
+    return env
+
+
+@pytest.fixture(scope="module")
+def failing_project(tmp_path_factory, source_server) -> tuple[Path, dict]:
+    root = tmp_path_factory.mktemp("failures") / "project"
+    for name in project_files():
+        dest = root / name
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(REPO / name, dest)
+    for generated in ("metrics", "plots", "reports", "dvc.lock"):
+        target = root / generated
+        shutil.rmtree(target, ignore_errors=True) if target.is_dir() else target.unlink(missing_ok=True)
+    params = tiny_params({NAME: dict(APPROACH)})
+    params["train"].update(epochs=2, batch_size=4)
+    params["data"]["url"] = source_server.url
+    params["data"]["md5"] = {s: md5_of(source_server.folder / f"{s}.csv") for s in ("train", "test")}
+    save_params(root, params)
+    env = dvc_env()
+    run(["git", "init", "-q", "-b", "main"], root, env)
+    run(["git", "add", "-A"], root, env)
+    run(["git", "commit", "-q", "-m", "project"], root, env)
+    run(["dvc", "repro", f"train@{NAME}"], root, env)
+    run(["git", "add", "-A"], root, env)
+    run(["git", "commit", "-q", "-m", "trained"], root, env)
+    return root, env
+
+
+def workspace(root: Path) -> dict[str, str]:
+    return {k: v for k, v in snapshot(root).items() if Path(k).parts[0] not in WORKSPACE_SKIP}
+
+
+def set_embed_len(root: Path, value: int) -> None:
+    """Edit the approach so that train@uni must rerun (a value never trained before: no run-cache hit)."""
+    text = (root / "params.yaml").read_text(encoding="utf-8")
+    old = f"    embed_len: {APPROACH['embed_len']}\n"
+    assert text.count(old) == 1
+    (root / "params.yaml").write_text(text.replace(old, f"    embed_len: {value}\n"), encoding="utf-8")
+
+
+def start(cmd: list[str], root: Path, env: dict, log: Path) -> subprocess.Popen:
+    """Start ``cmd`` as the leader of a new process group (as a shell does), output to ``log``."""
+    with open(log, "wb") as fh:
+        return subprocess.Popen(cmd, cwd=root, env=env, stdout=fh, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+
+
+def wait_for(proc: subprocess.Popen, log: Path, condition, what: str, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        if proc.poll() is not None:
+            break
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    raise AssertionError(f"never saw {what}:\n{log.read_text(errors='replace')[-3000:]}")
+
+
+def stall(server) -> None:
+    server.stalled.clear()
+    server.release.clear()
+    server.stall.set()
+
+
+def unstall(server) -> None:
+    server.stall.clear()
+    server.release.set()
+
+
+def stage_process(proc: subprocess.Popen, module: str) -> psutil.Process:
+    for child in psutil.Process(proc.pid).children(recursive=True):
+        if module in " ".join(child.cmdline()):
+            return child
+    raise AssertionError(f"no {module} process under {proc.pid}")
+
+
+def assert_nothing_partial(root: Path) -> None:
+    """No output of train@uni exists (DVC removed them, the stage wrote none), and no temporary file."""
+    present = [p for p in TRAIN_OUTPUTS if (root / p).exists()]
+    assert not present, f"partial outputs left: {present}"
+    assert not (root / f"models/{NAME}").exists() or not any((root / f"models/{NAME}").iterdir())
+    assert not temp_files(root)
+
+
+def restore_and_check(root: Path, env: dict, before: dict[str, str]) -> None:
+    """The previous good outputs come back exactly: git for params and metrics, DVC's cache for the rest."""
+    run(["git", "checkout", "--", "."], root, env)
+    run(["dvc", "checkout", f"train@{NAME}"], root, env)
+    assert workspace(root) == before
+    assert "up to date" in run(["dvc", "status", f"train@{NAME}"], root, env).stdout
+
+
+def interrupt_training(failing_project, tmp_path, embed_len: int, kill) -> tuple[str, int, dict[str, str]]:
+    """Start `dvc repro train@uni` on edited params, let ``kill(proc)`` interrupt it mid-epoch, check."""
+    root, env = failing_project
+    before, lock = workspace(root), (root / "dvc.lock").read_bytes()
+    set_embed_len(root, embed_len)
+    log = tmp_path / "repro.log"
+    proc = start(["dvc", "repro", f"train@{NAME}"], root, env, log)
+    wait_for(proc, log, lambda: "epoch 2/2" in log.read_text(errors="replace"), "epoch 2 start")
+    kill(proc)
+    rc = proc.wait(timeout=60)
+    output = log.read_text(errors="replace")
+    assert rc != 0, output[-3000:]
+    assert "epoch 1:" in output and "epoch 2:" not in output  # killed in the middle of epoch 2
+    assert (root / "dvc.lock").read_bytes() == lock  # a failed stage is not recorded
+    assert_nothing_partial(root)
+    status = run(["dvc", "status", f"train@{NAME}"], root, env).stdout
+    assert f"train@{NAME}" in status and "changed" in status  # the next repro will rerun it
+    return output, rc, before
+
+
+def test_ctrl_c_mid_epoch(failing_project, tmp_path):
+    root, env = failing_project
+    output, rc, before = interrupt_training(failing_project, tmp_path, 33,
+                                            lambda proc: os.killpg(proc.pid, signal.SIGINT))
+    assert "error: interrupted; outputs hold their previous or their complete new version" in output
+    assert "Traceback" not in output
+    assert "exited with 130" in output  # DVC reports the stage's exit code
+    restore_and_check(root, env, before)
+
+
+def test_sigkill_of_the_training_process_mid_epoch(failing_project, tmp_path):
+    """What the OOM killer does: the stage dies at once, DVC reports the failure."""
+    root, env = failing_project
+    output, rc, before = interrupt_training(
+        failing_project, tmp_path, 34, lambda proc: stage_process(proc, "stages.train").kill())
+    assert "failed to reproduce" in output and "-9" in output
+    restore_and_check(root, env, before)
+
+
+def test_sigkill_of_everything_then_repro_reruns_cleanly(failing_project, tmp_path):
+    """DVC itself dies too (a crash); temporary files of the killed writers are left; `dvc repro` recovers."""
+    root, env = failing_project
+    lock_before = (root / "dvc.lock").read_text()
+    _output, rc, _before = interrupt_training(failing_project, tmp_path, 35,
+                                              lambda proc: os.killpg(proc.pid, signal.SIGKILL))
+    assert rc == -signal.SIGKILL
+    # A SIGKILL while a file was being written leaves its temporary file: plant what one would leave
+    # (the process id in the name is of a process that has exited) in folders DVC hashes.
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True, check=True).stdout.strip()
+    stale = [root / f"models/{NAME}/.model.params.pid{dead}.k2j4h5g6.tmp",
+             root / f"metrics/train/.{NAME}.json.pid{dead}.abcd1234.tmp",
+             root / f"plots/history/.{NAME}.csv.pid{dead}.zz_99x8y.tmp"]
+    for path in stale:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"half a file")
+
+    result = run(["dvc", "repro", f"train@{NAME}"], root, env)
+    assert f"Running stage 'train@{NAME}'" in result.stdout
+    assert all((root / p).is_file() for p in TRAIN_OUTPUTS)
+    assert not temp_files(root), temp_files(root)
+    spec = json.loads((root / f"models/{NAME}/spec.json").read_text())
+    assert spec["model"]["embed_len"] == 35
+    lock = (root / "dvc.lock").read_text()
+    assert lock != lock_before and "embed_len: 35" in lock
+    assert "up to date" in run(["dvc", "status", f"train@{NAME}"], root, env).stdout
+    untracked = run(["git", "status", "--porcelain", "--untracked-files=all"], root, env).stdout
+    assert ".tmp" not in untracked, untracked
+    run(["git", "add", "-A"], root, env)
+    run(["git", "commit", "-q", "-m", "retrained"], root, env)
+
+
+def test_download_killed_mid_transfer(failing_project, source_server, tmp_path):
+    """SIGKILL while the data is half downloaded: its temporary files are removed by the next run."""
+    root, env = failing_project
+    raw = {s: md5_of(root / f"data/raw/{s}.csv") for s in ("train", "test")}
+    lock = (root / "dvc.lock").read_bytes()
+    log = tmp_path / "download.log"
+    stall(source_server)
+    try:
+        proc = start(["dvc", "repro", "--force", "download"], root, env, log)
+        wait_for(proc, log, source_server.stalled.is_set, "a stalled download")
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        unstall(source_server)
+    left = sorted(p.name.split(".pid")[0] for p in temp_files(root))
+    assert left == [".test.csv", ".train.csv"]  # both splits' temporary files (train half-written)
+    assert not (root / "data/raw/train.csv").exists()  # DVC removed the outputs before the run
+    assert (root / "dvc.lock").read_bytes() == lock
+
+    # Same URL and MD5s: DVC restores the download from its run cache (or reruns it); nothing downstream runs.
+    result = run(["dvc", "repro", f"train@{NAME}"], root, env)
+    assert "Stage 'download' is cached" in result.stdout or "Running stage 'download'" in result.stdout
+    assert "Running stage 'train" not in result.stdout
+    assert {s: md5_of(root / f"data/raw/{s}.csv") for s in ("train", "test")} == raw
+    assert (root / "dvc.lock").read_bytes() == lock
+    # DVC does not care about the leftover hidden files (no output or dependency holds them) ...
+    assert "up to date" in run(["dvc", "status", f"train@{NAME}"], root, env).stdout
+    assert all(p.parent == root / "data/raw" for p in temp_files(root))
+    # ... and the next stage that runs removes them.
+    result = run(["dvc", "repro", "--force", "download"], root, env)
+    assert "Running stage 'download'" in result.stdout
+    assert not temp_files(root)
+    assert (root / "dvc.lock").read_bytes() == lock
+
+
+@pytest.mark.parametrize("signum, code, message", [
+    (signal.SIGINT, 130, "error: interrupted;"),
+    (signal.SIGTERM, 143, "error: terminated (SIGTERM);"),
+    (signal.SIGKILL, -9, None),
+], ids=["SIGINT", "SIGTERM", "SIGKILL"])
+def test_download_interrupted_outside_dvc_keeps_the_previous_data(failing_project, source_server, tmp_path,
+                                                                  signum, code, message):
+    """Run directly, a stage never touches its previous outputs; a caught signal leaves no temporary file."""
+    root = tmp_path / "direct"
+    root.mkdir()
+    shutil.copy2(failing_project[0] / "params.yaml", root / "params.yaml")
+    for name in ("data/raw", "metrics"):
+        shutil.copytree(failing_project[0] / name, root / name)
+    before = snapshot(root)
+    log = tmp_path / "stage.log"
+    stall(source_server)
+    try:
+        proc = start(stage_cmd("download"), root, stage_env(), log)
+        wait_for(proc, log, source_server.stalled.is_set, "a stalled download")
+        proc.send_signal(signum)
+        rc = proc.wait(timeout=30)
+    finally:
+        unstall(source_server)
+    output = log.read_text(errors="replace")
+    assert rc == code, output
+    leftovers = temp_files(root)
+    if message is not None:
+        assert output.strip().splitlines()[-1].startswith(message) and "Traceback" not in output
+        assert not leftovers
+    else:
+        assert len(leftovers) == 2  # what only SIGKILL can leave ...
+    assert {k: v for k, v in snapshot(root).items() if not k.endswith(".tmp")} == before  # ... nothing else
+    # The next run removes them and downloads again.
+    result = subprocess.run(stage_cmd("download"), cwd=root, env=stage_env(), capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert not temp_files(root)
+    assert snapshot(root) == before
