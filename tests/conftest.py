@@ -17,6 +17,7 @@ from pipeline.tokenize import tokenize_all
 from pipeline.training import train
 from pipeline.vocab import build_vocab
 from tests.corpus_gen import agnews_csv_text, make_corpus
+from tests.dvc_project import build_project
 
 REPO = Path(__file__).resolve().parent.parent
 PARAMS_YAML = REPO / "params.yaml"
@@ -32,6 +33,8 @@ TINY_SETTINGS = {
     "warmup_epochs": 0,
     "weight_decay": 0.0,
     "clip_gradient": None,
+    "word_dropout": 0.0,  # the repository's regularisers slow learning too much for 4 tiny epochs
+    "ema_decay": None,
     "patience": None,
     "bucket_width": 5,
 }
@@ -131,3 +134,13 @@ def trained(tiny_data, ctx) -> SimpleNamespace:
     }
     return SimpleNamespace(net=net, spec=spec, checkpoint_spec=checkpoint_spec, result=result)
 
+
+
+@pytest.fixture(scope="session")
+def dvc_project(tmp_path_factory) -> tuple[Path, dict]:
+    """The repository copied into its own git repo, a full `dvc repro` on tiny params, committed on `main`.
+
+    Built once per session and shared: tests read it, or change a copy (``tests.dvc_project.copy_project``).
+    Returns ``(root, env)``; ``env`` puts this venv's `dvc` and `python` first on PATH.
+    """
+    return build_project(tmp_path_factory.mktemp("dvc_project"))

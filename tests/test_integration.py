@@ -1,0 +1,78 @@
+"""The real `dvc` CLI in a real git repository: every stage, on a small generated corpus."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+# Helpers live in tests/dvc_project.py (shared with test_workflows.py); re-exported here for importers.
+from tests.dvc_project import (  # noqa: F401
+    REPO,
+    SMALL_APPROACHES,
+    project_files,
+    run,
+    shrink_params,
+    stages_run,
+    write_csv,
+)
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def project(dvc_project) -> tuple[Path, dict]:
+    """The session's built project (tests/conftest.py): a copy of the repository with its own git
+    history, a local corpus and tiny params, after a full `dvc repro`. Read it, do not change it."""
+    return dvc_project
+
+
+def test_every_declared_output_exists(project):
+    root, env = project
+    listed = run(["dvc", "stage", "list"], root, env).stdout
+    for stage in ("download", "tokenize_vocab", "vectorize_cache", "baseline", "explain", "summarize",
+                  *(f"{kind}@{name}" for kind in ("train", "evaluate") for name in SMALL_APPROACHES)):
+        assert stage in listed
+    expected = ["data/raw/train.csv", "data/raw/test.csv", "data/vocab.json", "metrics/data.json",
+                "data/cache/train.npz", "data/cache/val.npz", "data/cache/test.npz",
+                "metrics/baseline.json", "reports/summary.md", "reports/summary.json", "plots/summary.png"]
+    for name in SMALL_APPROACHES:
+        expected += [f"models/{name}/model.params", f"models/{name}/spec.json",
+                     f"metrics/train/{name}.json", f"metrics/eval/{name}.json",
+                     f"plots/history/{name}.csv", f"plots/predictions/{name}.csv",
+                     f"plots/confusion/{name}.png",
+                     f"data/explain/{name}_doc3.html", f"plots/explain/{name}_doc3.png",
+                     f"reports/explain/{name}_doc3.json"]
+    missing = [p for p in expected if not (root / p).is_file()]
+    assert not missing
+
+
+def test_metrics_have_expected_keys_and_sane_values(project):
+    root, env = project
+    data = json.loads((root / "metrics/data.json").read_text())
+    assert data["train"]["rows"] == 240 and data["test"]["rows"] == 80
+    assert sum(data["train"]["labels"].values()) == 240
+    for name in SMALL_APPROACHES:
+        train = json.loads((root / f"metrics/train/{name}.json").read_text())
+        assert train["epochs_run"] == 2 and 1 <= train["best_epoch"] <= 2
+        assert train["samples_per_second"] > 0
+        ev = json.loads((root / f"metrics/eval/{name}.json").read_text())
+        assert 0.0 <= ev["accuracy"] <= 1.0 and ev["test_documents"] == 80
+        assert sum(map(sum, ev["confusion_matrix"])) == 80
+        assert set(ev["per_class"]) == {"World", "Sports", "Business", "Sci/Tech"}
+    baseline = json.loads((root / "metrics/baseline.json").read_text())
+    assert baseline["accuracy"] > 0.9  # the generated classes are separable by their words
+    summary = json.loads((root / "reports/summary.json").read_text())
+    assert [row["approach"] for row in summary][:3] == list(SMALL_APPROACHES)
+    shown = json.loads(run(["dvc", "metrics", "show", "--json"], root, env).stdout)
+    shown_text = json.dumps(shown)
+    assert all(f"metrics/eval/{name}.json" in shown_text for name in SMALL_APPROACHES)
+
+
+def test_second_repro_has_nothing_to_do(project):
+    root, env = project
+    status = run(["dvc", "status"], root, env).stdout
+    assert "up to date" in status
+    out = run(["dvc", "repro"], root, env).stdout
+    assert "Running stage" not in out

@@ -1,0 +1,257 @@
+"""The four user workflows of the README's 'Workflows' section, typed exactly as a user would.
+
+Every test runs the real `git` and `dvc` (and `python -m pipeline.predict`) in a project built once per
+session (``dvc_project`` in conftest.py: a copy of this repository, a generated corpus, tiny params, a
+full `dvc repro`, committed on `main`). Tests that change the project work on their own copy of it, so
+no test depends on another one having run, or not run, before it.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from pipeline import CLASS_NAMES
+from tests.corpus_gen import make_corpus
+from tests.dvc_project import SMALL_APPROACHES, copy_project, run, stages_run, write_csv
+
+pytestmark = pytest.mark.integration
+
+APPROACHES = list(SMALL_APPROACHES)  # uni, fused, bi
+# A 2-layer bidirectional LSTM added without a code change (the README adds one with 128 units).
+NEW_APPROACH = "bilstm2"
+NEW_APPROACH_OVERRIDE = (f"+approaches.{NEW_APPROACH}="
+                         "{max_tokens:12,embed_len:8,hidden:[6,6],bidirectional:true,dense:[],pooling:last}")
+# The README's narrow `dvc exp show` table: test accuracy and max_tokens of every approach.
+EXP_SHOW_NARROW = ["dvc", "exp", "show", "--md", "--drop", ".*",
+                   "--keep", "Experiment|metrics/eval/.*:accuracy|.*max_tokens"]
+
+
+def approach_stages(name: str) -> set[str]:
+    """What editing one approach must rerun: its own train and evaluate, then explain and summarize."""
+    return {f"train@{name}", f"evaluate@{name}", "explain", "summarize"}
+
+
+def repro(root: Path, env: dict, *args: str) -> list[str]:
+    """`dvc repro` (or `dvc exp run ...` when args start with 'exp'); the stages it ran."""
+    cmd = ["dvc", *args] if args and args[0] == "exp" else ["dvc", "repro", *args]
+    ran = stages_run(run(cmd, root, env).stdout)
+    assert len(ran) == len(set(ran)), f"a stage ran twice: {ran}"
+    return ran
+
+
+def edit_params(root: Path, change) -> None:
+    """Edit params.yaml the way a user does: load, change, save."""
+    path = root / "params.yaml"
+    params = yaml.safe_load(path.read_text(encoding="utf-8"))
+    change(params)
+    path.write_text(yaml.safe_dump(params, sort_keys=False), encoding="utf-8")
+
+
+def read_json(path: Path):
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+@pytest.fixture
+def workspace(dvc_project, tmp_path) -> tuple[Path, dict]:
+    """This test's own copy of the built project."""
+    return copy_project(dvc_project, tmp_path / "repo")
+
+
+# --- 1. Rebuild only what changed ------------------------------------------------------------------
+
+def test_repro_reruns_exactly_what_an_edit_touches(workspace):
+    root, env = workspace
+    # After a full `dvc repro`, a second one has nothing to do.
+    assert repro(root, env) == []
+    assert "Data and pipelines are up to date" in run(["dvc", "status"], root, env).stdout
+
+    # One approach edited: its train and evaluate, explain and summarize; nothing upstream, no other approach.
+    edit_params(root, lambda p: p["approaches"]["uni"].update(hidden=[12]))
+    ran = repro(root, env)
+    assert set(ran) == approach_stages("uni"), ran
+    assert read_json(root / "models/uni/spec.json")["model"]["hidden"] == [12]
+    assert repro(root, env) == []
+
+    # (Changing only max_tokens reruns the same four, not vectorize_cache: test_experiments_with_set_param.)
+    # A vocabulary option that changes the vocabulary: everything from tokenize_vocab down (not download).
+    before = read_json(root / "metrics/vocab.json")["vocab_size"]
+    edit_params(root, lambda p: p["vocab"].update(max_size=30))
+    ran = repro(root, env)
+    assert set(ran) == {"tokenize_vocab", "vectorize_cache", "baseline", "explain", "summarize",
+                        *(f"{kind}@{name}" for kind in ("train", "evaluate") for name in APPROACHES)}, ran
+    assert read_json(root / "metrics/vocab.json")["vocab_size"] < before
+
+
+# --- 2. Compare branches ---------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def branch(dvc_project, tmp_path_factory) -> tuple[Path, dict, list[str]]:
+    """A copy with branch `faster-uni`: approach uni trained at a higher learning rate, reproduced and
+    committed. Returns ``(root, env, stages the repro ran)``; tests only read it."""
+    root, env = copy_project(dvc_project, tmp_path_factory.mktemp("branch") / "repo")
+    run(["git", "checkout", "-q", "-b", "faster-uni"], root, env)
+    edit_params(root, lambda p: p["approaches"]["uni"].update(train={"learning_rate": 0.02}))
+    ran = repro(root, env)
+    run(["git", "add", "-A"], root, env)
+    run(["git", "commit", "-q", "-m", "uni: learning rate 0.02"], root, env)
+    return root, env, ran
+
+
+def vega_specs(html: str) -> dict[str, dict]:
+    """The Vega-Lite spec of every plot in a `dvc plots show/diff` page, by its div id."""
+    found = re.findall(r'<div id = "([^"]+)">\s*<script[^>]*>\s*var spec = (.*?);\s*vegaEmbed', html, re.S)
+    return {div: json.loads(spec) for div, spec in found}
+
+
+def test_metrics_and_plots_diff_against_main(branch):
+    root, env, ran = branch
+    assert set(ran) == approach_stages("uni"), ran
+    old = json.loads(run(["git", "show", "main:metrics/eval/uni.json"], root, env).stdout)["accuracy"]
+    new = read_json(root / "metrics/eval/uni.json")["accuracy"]
+    assert old != new  # the tiny corpus is learnable: 2 epochs at 0.02 beat 2 epochs at 0.001
+
+    diff = json.loads(run(["dvc", "metrics", "diff", "main", "--json"], root, env).stdout)
+    assert diff["metrics/eval/uni.json"]["accuracy"] == {"old": old, "new": new, "diff": pytest.approx(new - old)}
+    assert not any(f"metrics/eval/{name}.json" in diff for name in ("fused", "bi"))  # unchanged approaches
+    assert "metrics/baseline.json" not in diff
+
+    table = run(["dvc", "metrics", "diff", "main"], root, env).stdout  # what a user reads
+    row = next(line for line in table.splitlines() if re.match(r"metrics/eval/uni\.json\s+accuracy\s", line))
+    assert [float(v) for v in row.split()[2:5]] == pytest.approx([old, new, new - old], abs=1e-5), row
+    md = run(["dvc", "metrics", "diff", "main", "--md"], root, env).stdout
+    row = next(line for line in md.splitlines() if re.match(r"\| metrics/eval/uni\.json +\| accuracy +\|", line))
+    assert [float(v) for v in row.strip("| ").split("|")[2:5]] == pytest.approx([old, new, new - old], abs=1e-5)
+
+    # `dvc plots diff main` draws both revisions: in each Vega plot's data and as one image per revision.
+    out = run(["dvc", "plots", "diff", "main"], root, env).stdout
+    page = root / "dvc_plots/index.html"
+    assert str(page) in out or page.as_uri() in out
+    html = page.read_text(encoding="utf-8")
+    specs = vega_specs(html)
+    for div in ("plots_history_uni_csv", "plots_predictions_uni_csv"):
+        assert {v["rev"] for v in specs[div]["data"]["values"]} == {"main", "workspace"}, div
+    for rev in ("main", "workspace"):
+        image = f"static/{rev}_plots_confusion_uni.png"
+        assert f'src="{image}"' in html and (root / "dvc_plots" / image).stat().st_size > 1000
+
+
+def test_metrics_diff_shows_only_metrics_files(branch):
+    root, env, _ = branch
+    diff = json.loads(run(["dvc", "metrics", "diff", "main", "--json"], root, env).stdout)
+    assert [path for path in diff if not path.endswith(".json")] == []
+
+
+# --- 4. Try a configuration without touching code -------------------------------------------------
+
+def test_experiments_with_set_param(workspace):
+    root, env = workspace
+    # max_tokens: only that approach is retrained (documents are cached unclipped: no vectorize_cache).
+    ran = repro(root, env, "exp", "run", "-n", "uni-80", "-S", "approaches.uni.max_tokens=80")
+    assert set(ran) == approach_stages("uni"), ran
+    assert read_json(root / "models/uni/spec.json")["preprocessing"]["max_tokens"] == 80
+
+    # A new approach from the command line: its own train/evaluate stages and a summary row.
+    ran = repro(root, env, "exp", "run", "-n", NEW_APPROACH, "-S", NEW_APPROACH_OVERRIDE)
+    assert set(ran) == approach_stages(NEW_APPROACH), ran
+    rows = {row["approach"]: row for row in read_json(root / "reports/summary.json")}
+    assert rows[NEW_APPROACH]["hidden"] == [6, 6] and rows[NEW_APPROACH]["bidirectional"] is True
+    assert f"| {NEW_APPROACH} |" in (root / "reports/summary.md").read_text(encoding="utf-8")
+    assert {f"train@{NEW_APPROACH}", f"evaluate@{NEW_APPROACH}"} <= set(
+        run(["dvc", "stage", "list", "--name-only"], root, env).stdout.split())
+    changed_code = run(["git", "status", "--porcelain", "--", "pipeline", "stages", "dvc.yaml"], root, env).stdout
+    assert changed_code == ""
+
+    # `dvc exp show` lists both experiments with their parameters and metrics.
+    shown = json.loads(run(["dvc", "exp", "show", "--json"], root, env).stdout)
+    main = next(entry for entry in shown if entry.get("name") == "main")
+    exps = {exp["name"]: exp["revs"][0]["data"] for exp in main["experiments"]}
+    assert set(exps) == {"uni-80", NEW_APPROACH}
+    for name, data in exps.items():
+        assert data["params"]["params.yaml"]["data"]["approaches"]["uni"]["max_tokens"] == 80, name
+        assert 0 <= data["metrics"]["metrics/eval/uni.json"]["data"]["accuracy"] <= 1, name
+    assert "metrics/eval/bilstm2.json" in exps[NEW_APPROACH]["metrics"]
+    assert "metrics/eval/bilstm2.json" not in exps["uni-80"]["metrics"]
+    table = run(EXP_SHOW_NARROW, root, env).stdout
+    for name in ("uni-80", NEW_APPROACH):
+        row = next(line for line in table.splitlines() if f"[{name}]" in line)
+        assert re.search(r"\|\s*80\s*\|", row) and re.search(r"\|\s*0\.\d+\s*\|", row), row
+
+
+# --- 5. Use a trained model ------------------------------------------------------------------------
+
+TEXTS = ["The minister met rebels at the embassy before the summit",
+         "The coach says the football league playoff starts today",
+         "Bank shares and profit rise after the merger",
+         "New wireless chip for laptop and robot computer"]
+
+
+def predict(cwd: Path, env: dict, *args: str, stdin: str | None = None, check: bool = True):
+    return run([sys.executable, "-m", "pipeline.predict", *args], cwd, env, check=check, input=stdin)
+
+
+def check_rows(rows: list[dict], texts: list[str]) -> None:
+    assert [row["text"] for row in rows] == texts
+    for row in rows:
+        assert row["predicted"] in CLASS_NAMES
+        assert list(row["probabilities"]) == list(CLASS_NAMES)
+        assert sum(row["probabilities"].values()) == pytest.approx(1.0, abs=1e-4)
+        assert row["predicted"] == max(row["probabilities"], key=row["probabilities"].get)
+
+
+def test_predict_command(dvc_project, tmp_path):
+    root, env = dvc_project  # only read
+
+    # Texts as arguments: one JSON line per text, in order.
+    out = predict(root, env, "--approach", "bi", *TEXTS).stdout
+    by_args = [json.loads(line) for line in out.splitlines()]
+    check_rows(by_args, TEXTS)
+
+    # Stdin, one text per line (blank lines skipped), CSV output, small batches: the same probabilities.
+    out = predict(root, env, "--approach", "bi", "--format", "csv", "--batch-size", "3",
+                  stdin="\n".join([TEXTS[0], "", *TEXTS[1:]]) + "\n").stdout
+    table = list(csv.DictReader(io.StringIO(out)))
+    assert list(table[0]) == ["text", "predicted", *CLASS_NAMES]
+    assert [row["text"] for row in table] == TEXTS
+    for row, expected in zip(table, by_args, strict=True):
+        assert row["predicted"] == expected["predicted"]
+        for name in CLASS_NAMES:
+            assert float(row[name]) == pytest.approx(expected["probabilities"][name], abs=2e-6)
+
+    # A CSV file in the AG News format.
+    rows = make_corpus(3, seed=9)
+    news = tmp_path / "news.csv"
+    write_csv(news, rows)
+    out = predict(root, env, "--approach", "uni", "--csv", str(news)).stdout
+    check_rows([json.loads(line) for line in out.splitlines()], [f"{t} {d}" for _, t, d in rows])
+
+    # Only the checkpoint, its spec and the vocabulary are needed: no params.yaml, no caches, no DVC.
+    bare = tmp_path / "bare"
+    for name in ("models/bi/model.params", "models/bi/spec.json", "data/vocab.json"):
+        (bare / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(root / name, bare / name)
+    code_only = {**env, "PYTHONPATH": str(root)}  # the project's code, none of its data
+    out = predict(bare, code_only, "--approach", "bi", *TEXTS).stdout
+    assert [json.loads(line) for line in out.splitlines()] == by_args
+
+    # Clear messages, exit code 2, no traceback.
+    failures = {
+        "unknown approach": (root, ["--approach", "unii", "x"],
+                             "error: no trained approach 'unii' in models/ (did you mean 'uni'?); "
+                             "trained approaches: bi, fused, uni"),
+        "empty text": (root, ["--approach", "uni", "fine", " "], "error: text 2 is empty"),
+        "missing checkpoint": (bare, ["--approach", "bi", "x"], "models/bi/model.params: checkpoint file not found"),
+    }
+    (bare / "models/bi/model.params").unlink()
+    for case, (cwd, args, message) in failures.items():
+        proc = predict(cwd, code_only, *args, check=False)
+        assert proc.returncode == 2 and proc.stdout == "", case
+        assert message in proc.stderr and "Traceback" not in proc.stderr, (case, proc.stderr)
