@@ -112,6 +112,9 @@ def build_model(spec: ModelSpec, ctx: mx.Context, seed: int | None = None, spars
         mx.random.seed(seed)
     net = LSTMClassifier(spec, sparse_grad=sparse_grad)
     net.initialize(mx.init.Xavier(), ctx=ctx)
+    # One tiny forward pass completes Gluon's deferred initialisation, so every parameter has
+    # its shape and value before training code reads or copies it.
+    net(mx.nd.ones((1, 1), ctx=ctx, dtype="int32"), mx.nd.ones((1,), ctx=ctx))
     if hybridize:
         net.hybridize(static_alloc=True)
     return net

@@ -27,7 +27,7 @@ def main(args, params) -> None:
     ctx = default_context()
     spec = ModelSpec.from_approach(spec_params, len(vocab), len(CLASS_NAMES))
     unk_id = vocab.token_to_idx[vocab.unknown_token]
-    net = build_model(spec, ctx, seed=params["seed"])
+    net = build_model(spec, ctx, seed=params["seed"], sparse_grad=settings["sparse_embedding"])
     result = train(net, train_split, val_split, settings, spec_params["max_tokens"], pad_id, ctx,
                    params["seed"], progress=not args.quiet, unk_id=unk_id)
     save_checkpoint(net, {

@@ -19,7 +19,6 @@ def test_repository_params_load_and_fill_defaults():
     assert loaded["approaches"]["lstm3_fused"]["fused"] is True
     # Defaults are filled in for keys an approach leaves out.
     assert loaded["approaches"]["lstm_25"]["fused"] is False
-    assert loaded["approaches"]["lstm_25"]["dropout"] == 0.0
     assert loaded["approaches"]["lstm3_stacked"]["hidden"] == [50, 60, 75]
     assert params.train_settings(loaded, "lstm_25")["epochs"] == loaded["train"]["epochs"]
 

@@ -51,7 +51,7 @@ def test_tiny_model_learns_the_synthetic_corpus(tiny_data, ctx, settings):
 ])
 def test_same_seed_gives_identical_history_and_weights(tiny_data, ctx, settings, overrides):
     s = settings(epochs=2, lr_schedule="cosine", warmup_epochs=1, clip_gradient=1.0, weight_decay=1e-4,
-                 word_dropout=0.1)
+                 word_dropout=0.1, ema_decay=0.9)
     net_a, result_a = run(tiny_data, ctx, dict(s), seed=5, **overrides)
     net_b, result_b = run(tiny_data, ctx, dict(s), seed=5, **overrides)
     assert result_a.history == result_b.history
@@ -154,3 +154,11 @@ def test_drop_words_only_touches_valid_tokens():
     everything = drop_words(tokens, lengths, 0.999999, 0, np.random.RandomState(1))
     assert np.all(everything[valid] == 0)
 
+
+
+def test_weight_average_is_what_validation_sees_and_what_is_kept(tiny_data, ctx, settings):
+    net, result = run(tiny_data, ctx, settings(epochs=3, ema_decay=0.5))
+    best = result.history[result.best_epoch - 1]
+    logits = predict_logits(net, tiny_data.val, tiny_data.max_tokens, tiny_data.pad_id, ctx)
+    # The restored weights are the averaged ones that were validated at the best epoch.
+    assert abs((logits.argmax(axis=1) == tiny_data.val.labels).mean() - best["val_accuracy"]) < 1e-6
