@@ -1,0 +1,274 @@
+"""Preprocessing and training throughput of the pipeline against the reference study's way.
+
+    python -m benchmarks.throughput            # full scale: 127,600 generated documents
+    python -m benchmarks.throughput --quick    # a smoke run in about a minute
+
+Prints a table and writes JSON (default ``benchmarks/results.json``). Everything is measured in this
+process and run, side by side: the reference loop and the pipeline's own training code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import mxnet as mx  # benchmarks/__init__ imported pipeline first: OpenMP threads are set
+import numpy as np
+
+from benchmarks.corpus import TEST_DOCS, TRAIN_DOCS, make_texts
+from benchmarks.reference import build_reference, reference_step, vectorize_batch
+from pipeline.cache import length_batches, pad_batch, vectorize
+from pipeline.fileio import write_json
+from pipeline.model import ModelSpec, build_model
+from pipeline.params import load as load_params
+from pipeline.tokenize import tokenize_all
+from pipeline.training import make_trainer, train_step
+from pipeline.vocab import build_vocab
+
+log = logging.getLogger("benchmarks")
+ROOT = Path(__file__).resolve().parents[1]
+# Samples/s of the same six models written plainly in PyTorch 2.13 (CPU, batch-first nn.LSTM, Adam,
+# pre-vectorized tensors, batch 1024), measured on this project's 2-core machine (issue #4).
+PYTORCH_SAMPLES_PER_S = [16_700, 7_200, 3_600, 2_600, 3_000, 1_000]
+BATCH = 1024  # the reference study's batch size, used for every training measurement
+
+
+def timed(fn, *args, **kwargs) -> tuple[float, object]:
+    started = time.perf_counter()
+    result = fn(*args, **kwargs)
+    return time.perf_counter() - started, result
+
+
+def preprocessing(texts: list[str], labels: np.ndarray, n_train: int) -> tuple[dict, object, object, list]:
+    """Our way (tokenize + count once, vectorize once) against one epoch of per-batch re-tokenizing."""
+    train_texts, test_texts = texts[:n_train], texts[n_train:]
+    t_vocab, vocab = timed(lambda: build_vocab(tokenize_all(train_texts)))
+    unk = vocab.token_to_idx[vocab.unknown_token]
+    t_vec, splits = timed(lambda: [vectorize(tokenize_all(part), vocab.token_to_idx, unk, lab)
+                                   for part, lab in ((train_texts, labels[:n_train]),
+                                                     (test_texts, labels[n_train:]))])
+    t_ref, _ = timed(lambda: [vectorize_batch(train_texts[i:i + BATCH], vocab.token_to_idx, 50)
+                              for i in range(0, len(train_texts), BATCH)])
+    ours = t_vocab + t_vec
+    return ({"documents": len(texts), "vocab_size": len(vocab), "tokenize_count_s": round(t_vocab, 2),
+             "vectorize_s": round(t_vec, 2), "total_s": round(ours, 2),
+             "documents_per_s": round(len(texts) / ours),
+             "reference_one_epoch_s": round(t_ref, 2),
+             "reference_15_epochs_s": round(15 * t_ref, 2)},
+            vocab, splits[0], train_texts)
+
+
+def lstm_flops(approach: dict, steps: int, batch: int) -> float:
+    """Forward + backward FLOPs of the LSTM layers (gate GEMMs; backward ~ 2x forward)."""
+    directions = 2 if approach["bidirectional"] else 1
+    total, inputs = 0.0, approach["embed_len"]
+    for hidden in approach["hidden"]:
+        total += directions * 2 * 4 * hidden * (inputs + hidden)
+        inputs = hidden * directions
+    return 3.0 * total * steps * batch
+
+
+def windows(step, batches: list, warmup: int, size: int, count: int) -> list[float]:
+    """Seconds per window of ``size`` batches, after ``warmup`` untimed batches."""
+    it = iter(batches)
+    for _ in range(warmup):
+        step(next(it)).wait_to_read()
+    times = []
+    for _ in range(count):
+        started = time.perf_counter()
+        for _ in range(size):
+            loss = step(next(it))
+        loss.wait_to_read()
+        mx.nd.waitall()
+        times.append(time.perf_counter() - started)
+    return times
+
+
+def measure_pipeline(approach: dict, split, vocab_size: int, settings: dict, variant: dict,
+                     warmup: int, size: int, count: int) -> dict:
+    ctx = mx.cpu()
+    spec = ModelSpec.from_approach(approach, vocab_size)
+    net = build_model(spec, ctx, seed=0, sparse_grad=variant["sparse"], hybridize=False)
+    if variant["hybridize"]:
+        net.hybridize(static_alloc=True, static_shape=variant.get("static_shape", False))
+    trainer = make_trainer(net, {**settings, "learning_rate": 0.001})
+    loss_fn = mx.gluon.loss.SoftmaxCrossEntropyLoss()
+    max_tokens = approach["max_tokens"]
+    lengths = np.minimum(split.lengths, max_tokens)
+    rng = np.random.RandomState(0)
+    if variant["bucketing"]:
+        batches = length_batches(lengths, BATCH, rng)
+        width = variant.get("bucket_width", settings["bucket_width"])
+    else:
+        batches = [rng.permutation(len(split))[i * BATCH:(i + 1) * BATCH] for i in range(len(split) // BATCH)]
+        width = max_tokens
+    batches = [b for b in batches if len(b) == BATCH]
+    padded_steps: list[int] = []
+
+    def step(index):
+        tokens, lens = pad_batch(split, index, max_tokens, 1, width)
+        if not variant["bucketing"]:
+            tokens = np.pad(tokens, ((0, 0), (0, max_tokens - tokens.shape[1])), constant_values=1)
+        padded_steps.append(tokens.shape[1])
+        return train_step(net, trainer, loss_fn, tokens, lens, split.labels[index], ctx)
+
+    times = windows(step, batches, warmup, size, count)
+    seconds = float(np.median(times))
+    mean_steps = float(np.mean(padded_steps[warmup:]))
+    return {"samples_per_s": round(size * BATCH / seconds),
+            "mean_padded_steps": round(mean_steps, 1),
+            "lstm_gflops": round(lstm_flops(approach, mean_steps, BATCH) * size / seconds / 1e9, 1)}
+
+
+def measure_reference(approach: dict, texts: list[str], labels: np.ndarray, vocab, warmup: int, size: int,
+                      count: int) -> dict:
+    ctx = mx.cpu()
+    net, trainer, loss_fn = build_reference(len(vocab), approach, ctx)
+    rng = np.random.RandomState(0)
+    order = rng.permutation(len(texts))
+    batches = [order[i * BATCH:(i + 1) * BATCH] for i in range(len(texts) // BATCH)]
+
+    def step(index):
+        return reference_step(net, trainer, loss_fn, [texts[i] for i in index], labels[index],
+                              vocab.token_to_idx, approach["max_tokens"], ctx)
+
+    seconds = float(np.median(windows(step, batches, warmup, size, count)))
+    return {"samples_per_s": round(size * BATCH / seconds),
+            "lstm_gflops": round(lstm_flops(approach, approach["max_tokens"], BATCH) * size / seconds / 1e9, 1)}
+
+
+PEAK_SCRIPT = """
+import json, time, numpy as np
+a = np.random.rand(2048, 2048).astype(np.float32); b = np.random.rand(2048, 2048).astype(np.float32)
+a @ b
+ts = []
+for _ in range(10):
+    t = time.perf_counter(); a @ b; ts.append(time.perf_counter() - t)
+print(json.dumps(2 * 2048 ** 3 / min(ts) / 1e9))
+"""
+
+
+def sgemm_peak() -> dict:
+    """float32 2048x2048 matmul GFLOP/s with numpy, the machine's practical limit for these kernels.
+
+    Run in a child process without OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE, which this workplace sets for
+    old OpenBLAS builds and which slow a current one; the in-process figure is reported beside it.
+    """
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
+    env.pop("OMP_NUM_THREADS", None)
+    result = {"in_process_gflops": round(json.loads(subprocess.run(
+        [sys.executable, "-c", PEAK_SCRIPT], capture_output=True, text=True, check=True).stdout), 1)}
+    try:
+        out = subprocess.run([sys.executable, "-c", PEAK_SCRIPT], env=env, capture_output=True, text=True,
+                             check=True, timeout=120).stdout
+        result["gflops"] = round(json.loads(out), 1)
+    except (subprocess.SubprocessError, ValueError):
+        result["gflops"] = result["in_process_gflops"]
+    result["gflops"] = max(result["gflops"], result["in_process_gflops"])
+    return result
+
+
+def dvc_noop() -> dict:
+    """Seconds for `dvc repro` on the committed pipeline when nothing changed (skipped if stale)."""
+    dvc = shutil.which("dvc")
+    if dvc is None:
+        return {"skipped": "dvc not on PATH"}
+    status = subprocess.run([dvc, "status", "--json"], cwd=ROOT, capture_output=True, text=True)
+    if status.returncode != 0 or json.loads(status.stdout or "{}"):
+        return {"skipped": "the pipeline is not up to date here (run `dvc repro` first)"}
+    times = []
+    for _ in range(3):
+        seconds, proc = timed(subprocess.run, [dvc, "repro"], cwd=ROOT, capture_output=True, text=True)
+        if "Running stage" in proc.stdout:
+            return {"skipped": "dvc repro ran a stage"}
+        times.append(seconds)
+    return {"seconds": round(float(np.median(times)), 2)}
+
+
+VARIANTS = {  # each adds one change to the one before, to show what bought what
+    "cache_eager": {"hybridize": False, "sparse": False, "bucketing": False},
+    "hybridized": {"hybridize": True, "sparse": False, "bucketing": False},
+    "bucketed": {"hybridize": True, "sparse": False, "bucketing": True},
+    "sparse_embedding": {"hybridize": True, "sparse": True, "bucketing": True},
+}
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="small corpus and few batches (smoke test)")
+    p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results.json")
+    p.add_argument("--approaches", nargs="*", help="subset of approach names (default: all six)")
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    params = load_params(ROOT / "params.yaml")
+    settings = params["train"]
+    names = args.approaches or list(params["approaches"])[:6]
+    n_docs = 12_760 if args.quick else TRAIN_DOCS + TEST_DOCS
+    warmup, size, count = (1, 1, 2) if args.quick else (2, 2, 3)
+
+    log.info("generating %d documents", n_docs)
+    texts, labels = make_texts(n_docs, vocab_size=67_000 if not args.quick else 20_000)
+    n_train = n_docs - (760 if args.quick else TEST_DOCS)
+    log.info("preprocessing")
+    prep, vocab, train_split, train_texts = preprocessing(texts, labels, n_train)
+    peak = sgemm_peak()
+    results = {"machine": {"cpus": len(os.sched_getaffinity(0)), "python": platform.python_version(),
+                           "mxnet": mx.__version__, "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
+                           "sgemm_peak": peak},
+               "preprocessing": prep, "training": {}, "quick": args.quick}
+    all_names = list(params["approaches"])
+    for name in names:
+        approach = params["approaches"][name]
+        log.info("training throughput: %s", name)
+        row = {"reference": measure_reference(approach, train_texts, labels[:n_train], vocab,
+                                              warmup, size, count)}
+        for variant, opts in VARIANTS.items():
+            row[variant] = measure_pipeline(approach, train_split, len(vocab), settings, opts, warmup, size, count)
+        used = "sparse_embedding" if settings["sparse_embedding"] else "bucketed"  # what `train` runs
+        row["pipeline"] = dict(row[used], variant=used)
+        row["vs_reference"] = round(row["pipeline"]["samples_per_s"] / row["reference"]["samples_per_s"], 2)
+        position = all_names.index(name)
+        if position < len(PYTORCH_SAMPLES_PER_S):  # the six study approaches, in params.yaml order
+            row["pytorch_samples_per_s"] = PYTORCH_SAMPLES_PER_S[position]
+            row["vs_pytorch"] = round(row["pipeline"]["samples_per_s"] / PYTORCH_SAMPLES_PER_S[position], 2)
+        row["lstm_fraction_of_peak"] = round(row["pipeline"]["lstm_gflops"] / peak["gflops"], 3)
+        results["training"][name] = row
+    results["dvc_repro_noop"] = dvc_noop()
+    write_json(args.out, results)
+    print(render(results))
+    return 0
+
+
+def render(results: dict) -> str:
+    prep = results["preprocessing"]
+    lines = [f"preprocessing {prep['documents']:,} documents (vocab {prep['vocab_size']:,}): "
+             f"{prep['total_s']} s ({prep['documents_per_s']:,} docs/s); reference re-tokenizing: "
+             f"{prep['reference_one_epoch_s']} s per epoch, {prep['reference_15_epochs_s']} s for 15 epochs",
+             f"sgemm peak: {results['machine']['sgemm_peak']['gflops']} GFLOP/s",
+             "", "| approach | reference | " + " | ".join(VARIANTS) + " | vs reference | PyTorch | vs PyTorch "
+             "| LSTM GFLOP/s | of peak |",
+             "|---" * (len(VARIANTS) + 7) + "|"]
+    for name, row in results["training"].items():
+        cells = [name, f"{row['reference']['samples_per_s']:,}"]
+        cells += [f"{row[v]['samples_per_s']:,}" for v in VARIANTS]
+        torch = row.get("pytorch_samples_per_s")
+        cells += [f"{row['vs_reference']}x", f"{torch:,}" if torch else "-",
+                  f"{row['vs_pytorch']}x" if torch else "-", str(row["pipeline"]["lstm_gflops"]),
+                  f"{100 * row['lstm_fraction_of_peak']:.0f} %"]
+        lines.append("| " + " | ".join(cells) + " |")
+    noop = results["dvc_repro_noop"]
+    lines.append("")
+    lines.append(f"dvc repro with nothing to do: {noop.get('seconds', noop.get('skipped'))} s")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
