@@ -27,7 +27,7 @@ from benchmarks.corpus import TEST_DOCS, TRAIN_DOCS, make_texts
 from benchmarks.reference import build_reference, reference_step, vectorize_batch
 from pipeline.cache import length_batches, pad_batch, vectorize
 from pipeline.fileio import write_json
-from pipeline.model import ModelSpec, build_model
+from pipeline.model import ModelSpec, StaticShapeCopies, build_model
 from pipeline.params import load as load_params
 from pipeline.tokenize import tokenize_all
 from pipeline.training import make_trainer, train_step
@@ -97,8 +97,11 @@ def measure_pipeline(approach: dict, split, vocab_size: int, settings: dict, var
     ctx = mx.cpu()
     spec = ModelSpec.from_approach(approach, vocab_size)
     net = build_model(spec, ctx, seed=0, sparse_grad=variant["sparse"], hybridize=False)
+    forward = net
     if variant["hybridize"]:
-        net.hybridize(static_alloc=True, static_shape=variant.get("static_shape", False))
+        net.hybridize(static_alloc=True)
+    if variant.get("static_shapes"):
+        forward = StaticShapeCopies(net)
     trainer = make_trainer(net, {**settings, "learning_rate": 0.001})
     loss_fn = mx.gluon.loss.SoftmaxCrossEntropyLoss()
     max_tokens = approach["max_tokens"]
@@ -118,7 +121,7 @@ def measure_pipeline(approach: dict, split, vocab_size: int, settings: dict, var
         if not variant["bucketing"]:
             tokens = np.pad(tokens, ((0, 0), (0, max_tokens - tokens.shape[1])), constant_values=1)
         padded_steps.append(tokens.shape[1])
-        return train_step(net, trainer, loss_fn, tokens, lens, split.labels[index], ctx)
+        return train_step(forward, trainer, loss_fn, tokens, lens, split.labels[index], ctx)
 
     times = windows(step, batches, warmup, size, count)
     seconds = float(np.median(times))
@@ -143,6 +146,31 @@ def measure_reference(approach: dict, texts: list[str], labels: np.ndarray, voca
     seconds = float(np.median(windows(step, batches, warmup, size, count)))
     return {"samples_per_s": round(size * BATCH / seconds),
             "lstm_gflops": round(lstm_flops(approach, approach["max_tokens"], BATCH) * size / seconds / 1e9, 1)}
+
+
+def measure_reference_default_threads(names: list[str], n_docs: int, n_train: int, vocab_size: int,
+                                      warmup: int, size: int, count: int) -> dict:
+    """The reference loop as the study ran it: in a fresh process with MXNet's default threads."""
+    env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
+    env["AGNEWS_MXNET_DEFAULT_THREADS"] = "1"
+    args = json.dumps({"names": names, "n_docs": n_docs, "n_train": n_train, "vocab_size": vocab_size,
+                       "warmup": warmup, "size": size, "count": count})
+    out = subprocess.run([sys.executable, "-m", "benchmarks.throughput", "--reference-worker", args],
+                         cwd=ROOT, env=env, capture_output=True, text=True, check=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def reference_worker(spec: str) -> None:
+    opts = json.loads(spec)
+    params = load_params(ROOT / "params.yaml")
+    texts, labels = make_texts(opts["n_docs"], vocab_size=opts["vocab_size"])
+    train_texts = texts[:opts["n_train"]]
+    vocab = build_vocab(tokenize_all(train_texts))
+    result = {name: measure_reference(params["approaches"][name], train_texts, labels[:opts["n_train"]], vocab,
+                                      opts["warmup"], opts["size"], opts["count"])
+              for name in opts["names"]}
+    result["omp_num_threads"] = os.environ.get("OMP_NUM_THREADS")
+    print(json.dumps(result))
 
 
 PEAK_SCRIPT = """
@@ -197,7 +225,8 @@ VARIANTS = {  # each adds one change to the one before, to show what bought what
     "cache_eager": {"hybridize": False, "sparse": False, "bucketing": False},
     "hybridized": {"hybridize": True, "sparse": False, "bucketing": False},
     "bucketed": {"hybridize": True, "sparse": False, "bucketing": True},
-    "sparse_embedding": {"hybridize": True, "sparse": True, "bucketing": True},
+    "static_shapes": {"hybridize": True, "sparse": False, "bucketing": True, "static_shapes": True},
+    "sparse_embedding": {"hybridize": True, "sparse": True, "bucketing": True, "static_shapes": True},
 }
 
 
@@ -206,7 +235,11 @@ def main(argv=None) -> int:
     p.add_argument("--quick", action="store_true", help="small corpus and few batches (smoke test)")
     p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results.json")
     p.add_argument("--approaches", nargs="*", help="subset of approach names (default: all six)")
+    p.add_argument("--reference-worker", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    if args.reference_worker:
+        reference_worker(args.reference_worker)
+        return 0
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     params = load_params(ROOT / "params.yaml")
     settings = params["train"]
@@ -215,7 +248,8 @@ def main(argv=None) -> int:
     warmup, size, count = (1, 1, 2) if args.quick else (2, 2, 3)
 
     log.info("generating %d documents", n_docs)
-    texts, labels = make_texts(n_docs, vocab_size=67_000 if not args.quick else 20_000)
+    word_count = 20_000 if args.quick else 67_000
+    texts, labels = make_texts(n_docs, vocab_size=word_count)
     n_train = n_docs - (760 if args.quick else TEST_DOCS)
     log.info("preprocessing")
     prep, vocab, train_split, train_texts = preprocessing(texts, labels, n_train)
@@ -224,15 +258,18 @@ def main(argv=None) -> int:
                            "mxnet": mx.__version__, "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
                            "sgemm_peak": peak},
                "preprocessing": prep, "training": {}, "quick": args.quick}
+    log.info("reference loop with MXNet's default threads (child process)")
+    default_threads = measure_reference_default_threads(names, n_docs, n_train, word_count, warmup, size, count)
     all_names = list(params["approaches"])
     for name in names:
         approach = params["approaches"][name]
         log.info("training throughput: %s", name)
-        row = {"reference": measure_reference(approach, train_texts, labels[:n_train], vocab,
-                                              warmup, size, count)}
+        row = {"reference": default_threads[name],
+               "reference_threads_fixed": measure_reference(approach, train_texts, labels[:n_train], vocab,
+                                                            warmup, size, count)}
         for variant, opts in VARIANTS.items():
             row[variant] = measure_pipeline(approach, train_split, len(vocab), settings, opts, warmup, size, count)
-        used = "sparse_embedding" if settings["sparse_embedding"] else "bucketed"  # what `train` runs
+        used = "sparse_embedding" if settings["sparse_embedding"] else "static_shapes"  # what `train` runs
         row["pipeline"] = dict(row[used], variant=used)
         row["vs_reference"] = round(row["pipeline"]["samples_per_s"] / row["reference"]["samples_per_s"], 2)
         position = all_names.index(name)
@@ -253,11 +290,12 @@ def render(results: dict) -> str:
              f"{prep['total_s']} s ({prep['documents_per_s']:,} docs/s); reference re-tokenizing: "
              f"{prep['reference_one_epoch_s']} s per epoch, {prep['reference_15_epochs_s']} s for 15 epochs",
              f"sgemm peak: {results['machine']['sgemm_peak']['gflops']} GFLOP/s",
-             "", "| approach | reference | " + " | ".join(VARIANTS) + " | vs reference | PyTorch | vs PyTorch "
-             "| LSTM GFLOP/s | of peak |",
-             "|---" * (len(VARIANTS) + 7) + "|"]
+             "", "| approach | reference | reference, 1 OpenMP thread/core | " + " | ".join(VARIANTS)
+             + " | vs reference | PyTorch | vs PyTorch | LSTM GFLOP/s | of peak |",
+             "|---" * (len(VARIANTS) + 8) + "|"]
     for name, row in results["training"].items():
-        cells = [name, f"{row['reference']['samples_per_s']:,}"]
+        cells = [name, f"{row['reference']['samples_per_s']:,}",
+                 f"{row['reference_threads_fixed']['samples_per_s']:,}"]
         cells += [f"{row[v]['samples_per_s']:,}" for v in VARIANTS]
         torch = row.get("pytorch_samples_per_s")
         cells += [f"{row['vs_reference']}x", f"{torch:,}" if torch else "-",

@@ -16,6 +16,7 @@ from tqdm import tqdm
 
 from pipeline.cache import Split, length_batches, pad_batch
 from pipeline.inference import batch_arrays, predict_logits
+from pipeline.model import StaticShapeCopies
 
 log = logging.getLogger(__name__)
 
@@ -98,12 +99,15 @@ def make_trainer(net, settings: dict) -> gluon.Trainer:
     return gluon.Trainer(net.collect_params(), "adam", optimizer_args)
 
 
-def train_step(net, trainer: gluon.Trainer, loss_fn, tokens: np.ndarray, lengths: np.ndarray,
+def train_step(forward, trainer: gluon.Trainer, loss_fn, tokens: np.ndarray, lengths: np.ndarray,
                labels: np.ndarray, ctx: mx.Context) -> mx.nd.NDArray:
-    """One forward/backward/update on a padded batch; returns the per-document losses (not synced)."""
+    """One forward/backward/update on a padded batch; returns the per-document losses (not synced).
+
+    ``forward`` is the model or, faster, its :class:`~pipeline.model.StaticShapeCopies`.
+    """
     data, valid = batch_arrays(tokens, lengths, ctx)
     with autograd.record():
-        loss = loss_fn(net(data, valid), mx.nd.array(labels, ctx=ctx))
+        loss = loss_fn(forward(data, valid), mx.nd.array(labels, ctx=ctx))
     loss.backward()
     trainer.step(len(labels))
     return loss
@@ -115,6 +119,7 @@ def train(net, train_split: Split, val_split: Split, settings: dict, max_tokens:
     rng = np.random.RandomState(seed)
     batch_size, width = settings["batch_size"], settings["bucket_width"]
     trainer = make_trainer(net, settings)
+    forward = StaticShapeCopies(net)
     loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
     lengths = np.minimum(train_split.lengths, max_tokens)
     steps_per_epoch = math.ceil(len(train_split) / batch_size)
@@ -134,7 +139,7 @@ def train(net, train_split: Split, val_split: Split, settings: dict, max_tokens:
             tokens, batch_lengths = pad_batch(train_split, index, max_tokens, pad_id, width)
             tokens = drop_words(tokens, batch_lengths, settings["word_dropout"], unk_id, rng)
             trainer.set_learning_rate(learning_rate(settings, step, total_steps, steps_per_epoch))
-            loss = train_step(net, trainer, loss_fn, tokens, batch_lengths, train_split.labels[index], ctx)
+            loss = train_step(forward, trainer, loss_fn, tokens, batch_lengths, train_split.labels[index], ctx)
             if average:
                 average.update()
             epoch_loss += loss.sum()

@@ -2,13 +2,11 @@
 
 import csv
 
-import mxnet as mx
-
 from pipeline import CLASS_NAMES, cli, paths
 from pipeline.cache import load_split
 from pipeline.checkpoint import save_checkpoint
 from pipeline.fileio import atomic_open, write_json
-from pipeline.model import ModelSpec, build_model, default_context
+from pipeline.model import MXNET_VERSION, ModelSpec, build_model, default_context
 from pipeline.params import approach as get_approach
 from pipeline.params import train_settings
 from pipeline.tokenize import TOKEN_PATTERN
@@ -38,7 +36,7 @@ def main(args, params) -> None:
                           "pad_id": pad_id, "unk_id": unk_id},
         "class_names": list(CLASS_NAMES),
         "train": settings,
-        "mxnet_version": mx.__version__,
+        "mxnet_version": MXNET_VERSION,
     }, paths.model_dir(name))
     best = result.history[result.best_epoch - 1]
     write_json(paths.METRICS / "train" / f"{name}.json", {
