@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from pipeline.inference import batch_arrays, softmax
-from pipeline.model import LSTMClassifier, ModelSpec, build_model
+from pipeline.model import LSTMClassifier, ModelSpec, StaticShapeCopies, build_model
 
 VOCAB_SIZE = 40
 PAD = 1
@@ -133,3 +133,17 @@ def test_spec_from_approach_and_to_dict():
     as_dict = spec.to_dict()
     assert "max_tokens" not in as_dict
     assert ModelSpec(**as_dict) == spec
+
+
+def test_static_shape_copies_share_weights_match_the_model_and_stay_bounded():
+    spec = ModelSpec(vocab_size=30, embed_len=4, hidden=[4, 5], bidirectional=True, dense=[3], pooling="max")
+    net = build_model(spec, mx.cpu(), seed=3)
+    copies = StaticShapeCopies(net, max_copies=2)
+    rng = np.random.RandomState(0)
+    for steps in (6, 7, 8, 6):
+        tokens = mx.nd.array(rng.randint(0, 30, (3, steps)), dtype="int32")
+        lengths = mx.nd.array([steps, 2, 1])
+        np.testing.assert_allclose(copies(tokens, lengths).asnumpy(), net(tokens, lengths).asnumpy(), atol=1e-6)
+    assert len(copies.copies) == 2 and list(copies.copies) == [(3, 8), (3, 6)]
+    shared = next(iter(copies.copies.values())).collect_params()
+    assert all(shared[name] is param for name, param in net.collect_params().items())
