@@ -7,8 +7,10 @@ from typing import Any
 
 import mxnet as mx
 
+from pipeline import paths
 from pipeline.fileio import atomic_path, read_json, write_json
 from pipeline.model import LSTMClassifier, ModelSpec, build_model
+from pipeline.params import train_settings
 
 PARAMS_FILE, SPEC_FILE = "model.params", "spec.json"
 # Keys of an approach in params.yaml and where the checkpoint's spec.json records them.
@@ -126,3 +128,12 @@ def _differs(a: Any, b: Any) -> bool:
             and not isinstance(b, bool):
         return float(a) != float(b)
     return a != b
+
+
+def load_for_approach(name: str, params: dict, vocab, ctx: mx.Context) -> tuple[LSTMClassifier, dict]:
+    """Load approach ``name``'s checkpoint, refusing one that does not fit ``vocab`` or params.yaml."""
+    directory = paths.model_dir(name)
+    net, spec = load_checkpoint(directory, len(vocab), ctx)
+    check_matches_params(spec, params["approaches"][name], params["vocab"]["lowercase"],
+                         vocab.token_to_idx[vocab.padding_token], directory, train_settings(params, name))
+    return net, spec

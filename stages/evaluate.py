@@ -1,13 +1,12 @@
 """Stage `evaluate@<approach>`: test accuracy, per-class report and confusion matrix of one approach."""
 
 from pipeline import CLASS_NAMES, cli, paths
-from pipeline.params import train_settings
 
 
 def main(args, params) -> None:
     # MXNet and the plotting stack load here, after params.yaml was validated: a refusal is instant.
     from pipeline.cache import load_split
-    from pipeline.checkpoint import check_matches_params, load_checkpoint
+    from pipeline.checkpoint import load_for_approach
     from pipeline.inference import predict_logits
     from pipeline.model import default_context
     from pipeline.vocab import load_vocab
@@ -16,10 +15,7 @@ def main(args, params) -> None:
     vocab = load_vocab(paths.VOCAB)
     test = load_split(paths.cache_file("test"), len(vocab))
     ctx = default_context()
-    net, spec = load_checkpoint(paths.model_dir(name), len(vocab), ctx)
-    check_matches_params(spec, params["approaches"][name], params["vocab"]["lowercase"],
-                         vocab.token_to_idx[vocab.padding_token], paths.model_dir(name),
-                         train_settings(params, name))
+    net, spec = load_for_approach(name, params, vocab, ctx)
     prep = spec["preprocessing"]
     predicted = predict_logits(net, test, prep["max_tokens"], prep["pad_id"], ctx).argmax(axis=1)
 

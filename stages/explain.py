@@ -4,7 +4,7 @@ import logging
 
 from pipeline import CLASS_NAMES, cli, paths
 from pipeline.corpus import read_corpus
-from pipeline.params import ParamsError, train_settings
+from pipeline.params import ParamsError
 from pipeline.tokenize import tokenize
 
 log = logging.getLogger(__name__)
@@ -24,22 +24,16 @@ def main(args, params) -> None:
                               f"({test.texts[index][:60]!r}) has no words to explain; choose another index")
 
     # MXNet and LIME load here, once the cheap checks have passed.
-    from pipeline.checkpoint import check_matches_params, load_checkpoint
+    from pipeline.checkpoint import load_for_approach
     from pipeline.explain import explain_document, explanation_record, write_explanation
     from pipeline.inference import predict_texts
     from pipeline.model import default_context
     from pipeline.vocab import load_vocab
 
     vocab = load_vocab(paths.VOCAB)
-    pad_id = vocab.token_to_idx[vocab.padding_token]
     ctx = default_context()
     # Every checkpoint is loaded and checked before any explanation is written.
-    models = {}
-    for name in params["approaches"]:
-        net, spec = load_checkpoint(paths.model_dir(name), len(vocab), ctx)
-        check_matches_params(spec, params["approaches"][name], lowercase, pad_id, paths.model_dir(name),
-                             train_settings(params, name))
-        models[name] = net, spec
+    models = {name: load_for_approach(name, params, vocab, ctx) for name in params["approaches"]}
     for name, (net, spec) in models.items():
         prep = spec["preprocessing"]
 
