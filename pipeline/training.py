@@ -15,7 +15,7 @@ from mxnet import autograd, gluon
 from tqdm import tqdm
 
 from pipeline.cache import Split, length_batches, pad_batch
-from pipeline.inference import batch_arrays, predict_logits
+from pipeline.inference import batch_arrays, predict_logits, to_device
 from pipeline.model import StaticShapeCopies
 
 log = logging.getLogger(__name__)
@@ -107,7 +107,7 @@ def train_step(forward, trainer: gluon.Trainer, loss_fn, tokens: np.ndarray, len
     """
     data, valid = batch_arrays(tokens, lengths, ctx)
     with autograd.record():
-        loss = loss_fn(forward(data, valid), mx.nd.array(labels, ctx=ctx))
+        loss = loss_fn(forward(data, valid), to_device(labels, ctx, "float32"))
     loss.backward()
     trainer.step(len(labels))
     return loss
