@@ -25,7 +25,7 @@ def weights(net) -> dict[str, np.ndarray]:
 
 
 def run(data, ctx, settings, seed=1, **spec_overrides):
-    net = build_model(spec_for(data, **spec_overrides), ctx, seed=seed)
+    net = build_model(spec_for(data, **spec_overrides), ctx, seed=seed, sparse_grad=settings["sparse_embedding"])
     result = train(net, data.train, data.val, settings, data.max_tokens, data.pad_id, ctx, seed=seed,
                    progress=False)
     return net, result
@@ -49,9 +49,10 @@ def test_tiny_model_learns_the_synthetic_corpus(tiny_data, ctx, settings):
     {"hidden": [6], "bidirectional": True, "pooling": "meanmax", "dense": [6]},
     {"hidden": [4, 4], "fused": True, "dropout": 0.3, "embed_dropout": 0.1},
 ])
-def test_same_seed_gives_identical_history_and_weights(tiny_data, ctx, settings, overrides):
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense_embedding", "sparse_embedding"])
+def test_same_seed_gives_identical_history_and_weights(tiny_data, ctx, settings, overrides, sparse):
     s = settings(epochs=2, lr_schedule="cosine", warmup_epochs=1, clip_gradient=1.0, weight_decay=1e-4,
-                 word_dropout=0.1, ema_decay=0.9)
+                 word_dropout=0.1, ema_decay=0.9, sparse_embedding=sparse)
     net_a, result_a = run(tiny_data, ctx, dict(s), seed=5, **overrides)
     net_b, result_b = run(tiny_data, ctx, dict(s), seed=5, **overrides)
     assert result_a.history == result_b.history
