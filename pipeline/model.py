@@ -43,6 +43,31 @@ class ModelSpec:
         return asdict(self)
 
 
+def max_over_time(F, seq, units: int):
+    """``max(seq, axis=0)`` for ``(T, batch, units)``, as a global max-pooling over T in NWC layout with
+    one "channel" per (document, unit): oneDNN's pooling trains ~1.5x faster than MXNet's reduction
+    (``benchmarks/choices.py``), with identical values."""
+    pooled = F.Pooling(F.expand_dims(F.reshape(seq, shape=(0, -3)), axis=0), kernel=(1,), pool_type="max",
+                       global_pool=True, layout="NWC")
+    return F.reshape(pooled, shape=(-1, units))
+
+
+def pool(F, seqs: list, lengths, pooling: str, units: int):
+    """One vector per document from each of ``seqs`` (``(T, batch, units)``, valid steps first), read
+    over valid steps only; features are ordered by pooling kind, then by sequence."""
+    parts = []
+    if pooling == "last":
+        parts += [F.SequenceLast(seq, lengths, use_sequence_length=True) for seq in seqs]
+    if pooling in ("mean", "meanmax"):
+        per_doc = F.reshape(lengths, (-1, 1))
+        parts += [F.broadcast_div(F.sum(F.SequenceMask(seq, lengths, use_sequence_length=True, value=0.0), axis=0),
+                                  per_doc) for seq in seqs]
+    if pooling in ("max", "meanmax"):
+        parts += [max_over_time(F, F.SequenceMask(seq, lengths, use_sequence_length=True, value=NEG_INF), units)
+                  for seq in seqs]
+    return parts[0] if len(parts) == 1 else F.concat(*parts, dim=1)
+
+
 class LSTMClassifier(gluon.HybridBlock):
     """Embedding -> LSTM layer(s) -> length-aware pooling -> dense layers -> class scores.
 
@@ -72,37 +97,13 @@ class LSTMClassifier(gluon.HybridBlock):
                 self.head.add(nn.Dropout(spec.dropout), nn.Dense(units, activation="relu"))
             self.head.add(nn.Dropout(spec.dropout), nn.Dense(spec.num_classes))
 
-    def _pool(self, F, seqs, lengths):
-        """One vector per document from each of ``seqs`` (``(T, batch, C)``, valid steps first), read over
-        valid steps only; features are ordered by pooling kind, then by sequence."""
-        pooling = self.spec.pooling
-        parts = []
-        if pooling == "last":
-            parts += [F.SequenceLast(seq, lengths, use_sequence_length=True) for seq in seqs]
-        if pooling in ("mean", "meanmax"):
-            per_doc = F.reshape(lengths, (-1, 1))
-            parts += [F.broadcast_div(F.sum(F.SequenceMask(seq, lengths, use_sequence_length=True, value=0.0),
-                                            axis=0), per_doc) for seq in seqs]
-        if pooling in ("max", "meanmax"):
-            parts += [self._max_over_time(F, F.SequenceMask(seq, lengths, use_sequence_length=True, value=NEG_INF))
-                      for seq in seqs]
-        return parts[0] if len(parts) == 1 else F.concat(*parts, dim=1)
-
-    def _max_over_time(self, F, seq):
-        """``max(seq, axis=0)`` for ``(T, batch, hidden)``, as a global max-pooling over T in NWC layout
-        with one "channel" per (document, unit): oneDNN's pooling trains ~1.5x faster than MXNet's
-        reduction, with identical values."""
-        pooled = F.Pooling(F.expand_dims(F.reshape(seq, shape=(0, -3)), axis=0), kernel=(1,), pool_type="max",
-                           global_pool=True, layout="NWC")
-        return F.reshape(pooled, shape=(-1, self.spec.hidden[-1]))
-
     def hybrid_forward(self, F, tokens, lengths):
         x = self.embed_drop(self.embedding(tokens))
         x = F.transpose(x, axes=(1, 0, 2))  # (T, batch, C): the LSTM's native layout
         if not self.spec.bidirectional:
             for lstm in self.forward_lstms:
                 x = lstm(x)
-            return self.head(self._pool(F, [x], lengths))
+            return self.head(pool(F, [x], lengths, self.spec.pooling, self.spec.hidden[-1]))
         layers = list(zip(self.forward_lstms, self.backward_lstms, strict=True))
         for i, (forward_lstm, backward_lstm) in enumerate(layers):
             forward = forward_lstm(x)
@@ -111,8 +112,8 @@ class LSTMClassifier(gluon.HybridBlock):
                 x = F.concat(forward, F.SequenceReverse(backward_rev, lengths, use_sequence_length=True), dim=2)
         # Pooling reads the backward direction as it came out, in reversed order: its last step is the
         # final state (document step 0), and max/mean do not depend on order. That saves reversing and
-        # concatenating the whole output sequence (a quarter of a 1-layer BiLSTM's training step).
-        return self.head(self._pool(F, [forward, backward_rev], lengths))
+        # concatenating the whole output sequence (`benchmarks/choices.py` measures it).
+        return self.head(pool(F, [forward, backward_rev], lengths, self.spec.pooling, self.spec.hidden[-1]))
 
 
 class StaticShapeCopies:

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from pipeline.inference import batch_arrays, softmax
-from pipeline.model import LSTMClassifier, ModelSpec, StaticShapeCopies, build_model
+from pipeline.model import LSTMClassifier, ModelSpec, StaticShapeCopies, build_model, max_over_time, pool
 
 VOCAB_SIZE = 40
 PAD = 1
@@ -147,3 +147,37 @@ def test_static_shape_copies_share_weights_match_the_model_and_stay_bounded():
     assert len(copies.copies) == 2 and list(copies.copies) == [(3, 8), (3, 6)]
     shared = next(iter(copies.copies.values())).collect_params()
     assert all(shared[name] is param for name, param in net.collect_params().items())
+
+
+def _value_and_grad(fn, x: mx.nd.NDArray, *args) -> tuple[np.ndarray, np.ndarray]:
+    x = x.copy()
+    x.attach_grad()
+    with mx.autograd.record():
+        out = fn(x, *args)
+        weighted = (out * mx.nd.arange(out.size).reshape(out.shape)).sum()  # a distinct gradient per output
+    weighted.backward()
+    return out.asnumpy(), x.grad.asnumpy()
+
+
+def test_max_over_time_equals_the_reduction_in_value_and_gradient():
+    seq = mx.nd.array(np.random.RandomState(0).uniform(-1, 1, (9, 5, 3)))
+    ours = _value_and_grad(lambda s: max_over_time(mx.nd, s, 3), seq)
+    plain = _value_and_grad(lambda s: mx.nd.max(s, axis=0), seq)
+    np.testing.assert_array_equal(ours[0], plain[0])
+    np.testing.assert_array_equal(ours[1], plain[1])
+
+
+@pytest.mark.parametrize("pooling", POOLINGS)
+def test_pooling_the_reversed_backward_direction_equals_pooling_it_in_document_order(pooling):
+    """What the BiLSTM's last layer relies on to skip reversing and concatenating its outputs."""
+    rng = np.random.RandomState(1)
+    forward, backward_rev = (mx.nd.array(rng.uniform(-1, 1, (7, 4, 3))) for _ in range(2))
+    lengths = mx.nd.array([7, 1, 3, 5])
+    ours = pool(mx.nd, [forward, backward_rev], lengths, pooling, 3)
+    aligned = mx.nd.concat(forward, mx.nd.SequenceReverse(backward_rev, lengths, use_sequence_length=True), dim=2)
+    if pooling == "last":  # the backward direction's final state is its last step in reversed order
+        expected = mx.nd.concat(mx.nd.SequenceLast(forward, lengths, use_sequence_length=True),
+                                mx.nd.SequenceLast(backward_rev, lengths, use_sequence_length=True), dim=1)
+    else:
+        expected = pool(mx.nd, [aligned], lengths, pooling, 6)  # same feature order: kind, then direction
+    np.testing.assert_allclose(ours.asnumpy(), expected.asnumpy(), rtol=1e-6, atol=1e-7)
