@@ -10,6 +10,7 @@ process and run, side by side: the reference loop and the pipeline's own trainin
 from __future__ import annotations
 
 import argparse
+import functools
 import gc
 import json
 import logging
@@ -24,6 +25,7 @@ from pathlib import Path
 import mxnet as mx  # benchmarks/__init__ imported pipeline first: OpenMP threads are set
 import numpy as np
 
+from benchmarks import choices
 from benchmarks.corpus import TEST_DOCS, TRAIN_DOCS, make_texts
 from benchmarks.reference import build_reference, reference_step, vectorize_batch
 from pipeline.cache import length_batches, pad_batch, vectorize
@@ -31,7 +33,7 @@ from pipeline.fileio import write_json
 from pipeline.model import ModelSpec, StaticShapeCopies, build_model
 from pipeline.params import load as load_params
 from pipeline.tokenize import tokenize_all
-from pipeline.training import make_trainer, train_step
+from pipeline.training import make_trainer, step_on_arrays, train_step
 from pipeline.vocab import build_vocab
 
 log = logging.getLogger("benchmarks")
@@ -140,6 +142,32 @@ def measure_pipeline(approach: dict, split, vocab_size: int, settings: dict, var
     return {"samples_per_s": round(size * BATCH / seconds),
             "mean_padded_steps": round(mean_steps, 1),
             "lstm_gflops": round(lstm_flops(approach, mean_steps, BATCH) * size / seconds / 1e9, 1)}
+
+
+def measure_choices(params: dict, split, vocab_size: int, repeats: int) -> dict:
+    """``benchmarks.choices`` at the shapes of the first unidirectional and first bidirectional approach."""
+    approaches = list(params["approaches"].values())
+    uni = next(a for a in approaches if not a["bidirectional"])
+    bi = next((a for a in approaches if a["bidirectional"]), uni)
+    settings = params["train"]
+    result = {"max_pooling": choices.pooling(uni["max_tokens"], BATCH, uni["hidden"][-1], repeats),
+              "bidirectional_outputs": choices.bidirectional_outputs(bi["max_tokens"], BATCH, bi["hidden"][-1],
+                                                                     repeats)}
+    ctx = mx.cpu()
+    steps = uni["max_tokens"]
+    full = np.flatnonzero(split.lengths >= steps)  # one batch shape: every document fills all steps
+    for batch in (settings["batch_size"], BATCH):
+        net = build_model(ModelSpec.from_approach(uni, vocab_size), ctx, seed=0,
+                          sparse_grad=settings["sparse_embedding"])
+        forward, trainer = StaticShapeCopies(net), make_trainer(net, settings)
+        loss_fn = mx.gluon.loss.SoftmaxCrossEntropyLoss()
+        rng = np.random.RandomState(0)
+        batches = [pad_batch(split, index, steps, 1, 1) + (split.labels[index],)
+                   for index in (rng.choice(full, batch, replace=False) for _ in range(repeats + 3))]
+        result[f"batch_transfer_{batch}"] = choices.batch_transfer(
+            functools.partial(step_on_arrays, forward, trainer, loss_fn), batches, repeats)
+        result[f"batch_transfer_{batch}"]["shape"] = [batch, steps]
+    return result
 
 
 def measure_reference(approach: dict, texts: list[str], labels: np.ndarray, vocab, warmup: int, size: int,
@@ -256,7 +284,7 @@ def main(argv=None) -> int:
     settings = params["train"]
     names = args.approaches or list(params["approaches"])[:6]
     n_docs = 12_760 if args.quick else TRAIN_DOCS + TEST_DOCS
-    warmup, size, count = (1, 1, 2) if args.quick else (2, 3, 3)
+    warmup, size, count = (1, 1, 2) if args.quick else (2, 3, 5)
 
     log.info("generating %d documents", n_docs)
     word_count = 20_000 if args.quick else 67_000
@@ -290,6 +318,8 @@ def main(argv=None) -> int:
             row["vs_pytorch"] = round(row["pipeline"]["samples_per_s"] / PYTORCH_SAMPLES_PER_S[position], 2)
         row["lstm_fraction_of_peak"] = round(row["pipeline"]["lstm_gflops"] / peak["gflops"], 3)
         results["training"][name] = row
+    log.info("implementation choices")
+    results["choices"] = measure_choices(params, train_split, len(vocab), 5 if args.quick else 20)
     results["dvc_repro_noop"] = dvc_noop()
     write_json(args.out, results)
     print(render(results))
@@ -314,10 +344,32 @@ def render(results: dict) -> str:
                   f"{row['vs_pytorch']}x" if torch else "-", str(row["pipeline"]["lstm_gflops"]),
                   f"{100 * row['lstm_fraction_of_peak']:.0f} %"]
         lines.append("| " + " | ".join(cells) + " |")
+    lines += render_choices(results.get("choices"))
     noop = results["dvc_repro_noop"]
     lines.append("")
     lines.append(f"dvc repro with nothing to do: {noop.get('seconds', noop.get('skipped'))} s")
     return "\n".join(lines)
+
+
+def render_choices(found: dict | None) -> list[str]:
+    if not found:
+        return []
+    pooling, bi = found["max_pooling"], found["bidirectional_outputs"]
+    lines = ["", "| choice (ms per training step or forward+backward) | plain way | pipeline | speed-up |",
+             "|---|---|---|---|"]
+
+    def row(what: str, plain: float, ours: float) -> None:
+        lines.append(f"| {what} | {plain} | {ours} | {plain / ours:.2f}x |")
+
+    row(f"max over time, {tuple(pooling['shape'])}: reduction vs oneDNN pooling",
+        pooling["reduce_ms"], pooling["onednn_pooling_ms"])
+    row(f"BiLSTM outputs, 2 x {tuple(bi['shape'])}: reverse + concat + pool vs pool each direction",
+        bi["reverse_concat_pool_ms"], bi["pool_each_direction_ms"])
+    for key in sorted((k for k in found if k.startswith("batch_transfer_")), key=lambda k: int(k.rsplit("_", 1)[1])):
+        transfer = found[key]
+        row(f"training step, batch {tuple(transfer['shape'])}: nd.array vs zero-copy batch",
+            transfer["nd_array_ms"], transfer["zero_copy_ms"])
+    return lines
 
 
 if __name__ == "__main__":

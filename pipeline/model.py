@@ -45,8 +45,8 @@ class ModelSpec:
 
 def max_over_time(F, seq, units: int):
     """``max(seq, axis=0)`` for ``(T, batch, units)``, as a global max-pooling over T in NWC layout with
-    one "channel" per (document, unit): oneDNN's pooling trains ~1.5x faster than MXNet's reduction
-    (``benchmarks/choices.py``), with identical values."""
+    one "channel" per (document, unit): in a hybridized graph oneDNN's pooling trains about twice as fast
+    as MXNet's reduction (``benchmarks/choices.py``), with identical values."""
     pooled = F.Pooling(F.expand_dims(F.reshape(seq, shape=(0, -3)), axis=0), kernel=(1,), pool_type="max",
                        global_pool=True, layout="NWC")
     return F.reshape(pooled, shape=(-1, units))

@@ -106,10 +106,16 @@ def train_step(forward, trainer: gluon.Trainer, loss_fn, tokens: np.ndarray, len
     ``forward`` is the model or, faster, its :class:`~pipeline.model.StaticShapeCopies`.
     """
     data, valid = batch_arrays(tokens, lengths, ctx)
+    return step_on_arrays(forward, trainer, loss_fn, data, valid, to_device(labels, ctx, "float32"))
+
+
+def step_on_arrays(forward, trainer: gluon.Trainer, loss_fn, data: mx.nd.NDArray, lengths: mx.nd.NDArray,
+                   labels: mx.nd.NDArray) -> mx.nd.NDArray:
+    """:func:`train_step` on a batch already in MXNet."""
     with autograd.record():
-        loss = loss_fn(forward(data, valid), to_device(labels, ctx, "float32"))
+        loss = loss_fn(forward(data, lengths), labels)
     loss.backward()
-    trainer.step(len(labels))
+    trainer.step(data.shape[0])
     return loss
 
 
