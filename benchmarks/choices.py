@@ -1,17 +1,20 @@
-"""Side-by-side timings of three implementation choices in ``pipeline``, each against the plain way.
+"""Side-by-side timings of four implementation choices in ``pipeline``, each against the plain way.
 
-The training-throughput table runs every variant with the same model code, so these choices, which
-change no result, are measured here on their own, at the study's batch size:
+The training-throughput table runs every variant with the same model code, so these choices are
+measured here on their own. None changes a value computed; the pooling kernel changes which step gets
+the gradient when several steps tie for the maximum (MXNet's reduction gives it to each of them).
 
 - max pooling over time: MXNet's ``max`` reduction against oneDNN's global pooling (``model.py``);
 - BiLSTM outputs: reverse the backward direction, concatenate, pool, against pooling each direction
   as it comes out of its LSTM (``model.py``);
 - batch transfer: ``mx.nd.array`` against zero-copy DLPack (``inference.to_device``), in full
-  training steps.
+  training steps;
+- the per-step update of the weights' moving average: copied back against in place (``training.py``).
 """
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable
 
@@ -21,6 +24,7 @@ from mxnet import autograd
 
 from pipeline.inference import to_device
 from pipeline.model import NEG_INF, pool
+from pipeline.training import WeightAverage
 
 
 def ms_per_call(plain: Callable[[], None], ours: Callable[[], None], repeats: int) -> tuple[float, float]:
@@ -96,24 +100,32 @@ def batch_transfer(step: Callable, batches: list[tuple], repeats: int) -> dict:
     """Milliseconds per training step when the batch reaches MXNet by ``nd.array`` or zero-copy.
 
     ``step(data, lengths, labels)`` runs one asynchronous training step on NDArrays; ``batches`` holds
-    NumPy ``(tokens, lengths, labels)``. Steps are timed back to back, as in training.
+    NumPy ``(tokens, lengths, labels)``, cycled through.
     """
     def copied(tokens, lengths, labels):
         return (mx.nd.array(tokens, dtype="int32"), mx.nd.array(lengths, dtype="float32"),
                 mx.nd.array(labels, dtype="float32"))
 
     def zero_copy(tokens, lengths, labels):
-        return to_device(tokens, mx.cpu(), "int32"), to_device(lengths, mx.cpu(), "float32"), \
-            to_device(labels, mx.cpu(), "float32")
+        return (to_device(tokens, mx.cpu(), "int32"), to_device(lengths, mx.cpu(), "float32"),
+                to_device(labels, mx.cpu(), "float32"))
 
-    result = {}
-    for name, convert in (("nd_array_ms", copied), ("zero_copy_ms", zero_copy)) * 2:  # twice: warm, then timed
-        for batch in batches[:3]:
-            step(*convert(*batch))
-        mx.nd.waitall()
-        started = time.perf_counter()
-        for batch in batches[:repeats]:
-            step(*convert(*batch))
-        mx.nd.waitall()
-        result[name] = round(1000 * (time.perf_counter() - started) / min(repeats, len(batches)), 2)
-    return result
+    def stepper(convert):
+        feed = itertools.cycle(batches)
+        return lambda: step(*convert(*next(feed)))
+
+    plain, ours = ms_per_call(stepper(copied), stepper(zero_copy), repeats)
+    return {"nd_array_ms": plain, "zero_copy_ms": ours}
+
+
+def weight_average(net, decay: float, repeats: int) -> dict:
+    """Milliseconds per update of the weights' moving average (``training.WeightAverage``), which
+    ``train`` does after every step: a new array copied back, against updating in place."""
+    average = WeightAverage(net, decay)
+
+    def copied():
+        for avg, param in zip(average.shadow, average.params, strict=True):
+            avg[:] = decay * avg + (1.0 - decay) * param.data()
+
+    plain, ours = ms_per_call(copied, average.update, repeats)
+    return {"parameters": sum(p.data().size for p in average.params), "copy_back_ms": plain, "in_place_ms": ours}

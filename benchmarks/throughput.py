@@ -163,10 +163,11 @@ def measure_choices(params: dict, split, vocab_size: int, repeats: int) -> dict:
         loss_fn = mx.gluon.loss.SoftmaxCrossEntropyLoss()
         rng = np.random.RandomState(0)
         batches = [pad_batch(split, index, steps, 1, 1) + (split.labels[index],)
-                   for index in (rng.choice(full, batch, replace=False) for _ in range(repeats + 3))]
+                   for index in (rng.choice(full, batch, replace=False) for _ in range(10))]
         result[f"batch_transfer_{batch}"] = choices.batch_transfer(
             functools.partial(step_on_arrays, forward, trainer, loss_fn), batches, repeats)
         result[f"batch_transfer_{batch}"]["shape"] = [batch, steps]
+    result["weight_average"] = choices.weight_average(net, settings["ema_decay"] or 0.995, repeats)
     return result
 
 
@@ -369,6 +370,10 @@ def render_choices(found: dict | None) -> list[str]:
         transfer = found[key]
         row(f"training step, batch {tuple(transfer['shape'])}: nd.array vs zero-copy batch",
             transfer["nd_array_ms"], transfer["zero_copy_ms"])
+    average = found.get("weight_average")
+    if average:
+        row(f"weight average of {average['parameters']:,} weights, every step: copy back vs in place",
+            average["copy_back_ms"], average["in_place_ms"])
     return lines
 
 
