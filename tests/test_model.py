@@ -165,6 +165,7 @@ def test_max_over_time_equals_the_reduction_in_value_and_gradient():
     plain = _value_and_grad(lambda s: mx.nd.max(s, axis=0), seq)
     np.testing.assert_array_equal(ours[0], plain[0])
     np.testing.assert_array_equal(ours[1], plain[1])
+    assert "Pooling" in max_over_time(mx.sym, mx.sym.var("seq"), 3).tojson()  # on this CPU: oneDNN's kernel
 
 
 @pytest.mark.parametrize("pooling", POOLINGS)
@@ -181,3 +182,13 @@ def test_pooling_the_reversed_backward_direction_equals_pooling_it_in_document_o
     else:
         expected = pool(mx.nd, [aligned], lengths, pooling, 6)  # same feature order: kind, then direction
     np.testing.assert_allclose(ours.asnumpy(), expected.asnumpy(), rtol=1e-6, atol=1e-7)
+
+
+def test_max_over_time_falls_back_to_the_reduction_where_there_is_a_gpu(monkeypatch):
+    from pipeline import model
+
+    monkeypatch.setattr(model, "MAX_BY_POOLING", False)
+    seq = mx.nd.array(np.random.RandomState(2).uniform(-1, 1, (4, 3, 2)))
+    sym = max_over_time(mx.sym, mx.sym.var("seq"), 2)
+    assert "Pooling" not in sym.tojson() and "max" in sym.tojson()
+    np.testing.assert_array_equal(max_over_time(mx.nd, seq, 2).asnumpy(), seq.asnumpy().max(axis=0))
