@@ -8,6 +8,7 @@ from typing import Any
 import mxnet as mx
 
 from pipeline import paths
+from pipeline.cli import one_line
 from pipeline.fileio import atomic_path, read_json, write_json
 from pipeline.model import LSTMClassifier, ModelSpec, build_model
 from pipeline.params import train_settings
@@ -27,16 +28,6 @@ def save_checkpoint(net: LSTMClassifier, spec: dict, directory: str | Path) -> N
     with atomic_path(directory / PARAMS_FILE) as tmp:
         net.save_parameters(str(tmp))
     write_json(directory / SPEC_FILE, spec)
-
-
-def _gist(exc: BaseException) -> str:
-    """One line of a foreign exception; MXNet's start with a C++ traceback and end with the reason."""
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    if not lines:
-        return type(exc).__name__
-    if lines[0].startswith("Traceback"):
-        return lines[-1].removeprefix("MXNetError: ")
-    return lines[0]
 
 
 def _retrain(directory: Path) -> str:
@@ -80,13 +71,13 @@ def load_checkpoint(directory: str | Path, vocab_size: int, ctx: mx.Context) -> 
     try:
         net = build_model(ModelSpec(**model), ctx)
     except Exception as exc:  # unknown keys (TypeError) or values MXNet refuses
-        raise CheckpointError(f"{spec_path}: model spec does not describe an LSTMClassifier ({_gist(exc)}); "
+        raise CheckpointError(f"{spec_path}: model spec does not describe an LSTMClassifier ({one_line(exc)}); "
                               f"{_retrain(directory)}") from None
     try:
         net.load_parameters(str(params_path), ctx=ctx)
     except Exception as exc:  # MXNetError on a truncated file, AssertionError on a shape mismatch
         raise CheckpointError(f"{params_path}: weights do not match {spec_path} or the file is truncated "
-                              f"({_gist(exc)}); {_retrain(directory)}") from None
+                              f"({one_line(exc)}); {_retrain(directory)}") from None
     return net, spec
 
 

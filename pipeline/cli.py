@@ -47,13 +47,14 @@ def parser(description: str, approach: bool = False) -> argparse.ArgumentParser:
     return p
 
 
-def _one_line(exc: BaseException) -> str:
+def one_line(exc: BaseException) -> str:
+    """An exception's message as one line, for an ``error: ...`` message."""
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
     if not lines:
         return type(exc).__name__
     # MXNet errors wrap the reason in a C++ traceback: keep the reason.
     if lines[0].startswith("Traceback"):
-        return lines[-1]
+        return lines[-1].removeprefix("MXNetError: ")
     if any(line.startswith("Stack trace") for line in lines):
         lines = lines[:1]
     return " ".join(lines)
@@ -89,5 +90,5 @@ def run(main: Callable[[argparse.Namespace, dict], None], args: argparse.Namespa
                   "no partial files")
         sys.exit(EXIT_TERMINATED)
     except (ValueError, OSError, RuntimeError) as exc:
-        log.error("%s", _one_line(exc))
+        log.error("%s", one_line(exc))
         sys.exit(EXIT_BAD_INPUT)

@@ -31,12 +31,11 @@ from pathlib import Path
 
 from pipeline import CLASS_NAMES, paths
 from pipeline.checkpoint import CheckpointError, load_checkpoint
+from pipeline.cli import EXIT_BAD_INPUT, one_line
 from pipeline.corpus import CorpusError, read_corpus
 from pipeline.inference import predict_texts
 from pipeline.model import default_context
 from pipeline.vocab import load_vocab
-
-EXIT_BAD_INPUT = 2
 
 
 def available_approaches(models_dir: Path) -> list[str]:
@@ -176,8 +175,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if isinstance(exc, BrokenPipeError):  # `... | head`: the reader has gone, not an error of ours
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
             return 0
-        message = " ".join(line.strip() for line in str(exc).splitlines() if line.strip())
-        sys.stderr.write(f"error: {message}\n")
+        sys.stderr.write(f"error: {one_line(exc)}\n")
         return EXIT_BAD_INPUT
     return 0
 
