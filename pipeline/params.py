@@ -39,7 +39,7 @@ def _is_int(v: Any) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 
 
-def _is_num(v: Any) -> bool:
+def is_number(v: Any) -> bool:
     """A finite number: YAML's .nan and .inf are refused, booleans are not numbers."""
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
@@ -49,7 +49,7 @@ def _int_at_least(lo: int, required: bool = True) -> Rule:
 
 
 def _num(pred: Callable[[float], bool], text: str, required: bool = True) -> Rule:
-    return Rule(lambda v: _is_num(v) and pred(v), text, required)
+    return Rule(lambda v: is_number(v) and pred(v), text, required)
 
 
 def _optional(rule: Rule) -> Rule:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import html
-import math
 from pathlib import Path
 
 from pipeline.fileio import atomic_path
+from pipeline.params import is_number
 
 COLUMNS = [("approach", "approach"), ("max_tokens", "max_tokens"), ("embed_len", "embed"),
            ("hidden", "hidden"), ("bidirectional", "bidir"), ("pooling", "pooling"),
@@ -14,14 +14,10 @@ COLUMNS = [("approach", "approach"), ("max_tokens", "max_tokens"), ("embed_len",
            ("reference_accuracy", "reference acc. (full data)")]
 
 
-def _is_number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
 METRIC_RULES = {
-    "accuracy": (lambda v: _is_number(v) and 0 <= v <= 1, "a number in [0, 1]"),
-    "macro_f1": (lambda v: _is_number(v) and 0 <= v <= 1, "a number in [0, 1]"),
-    "train_seconds": (lambda v: _is_number(v) and v >= 0, "a number >= 0"),
+    "accuracy": (lambda v: is_number(v) and 0 <= v <= 1, "a number in [0, 1]"),
+    "macro_f1": (lambda v: is_number(v) and 0 <= v <= 1, "a number in [0, 1]"),
+    "train_seconds": (lambda v: is_number(v) and v >= 0, "a number >= 0"),
 }
 
 
