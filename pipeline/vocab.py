@@ -43,19 +43,21 @@ def load_vocab(path: str | Path) -> gluonnlp.Vocab:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: vocabulary not found; run `dvc repro tokenize_vocab`")
+    def corrupt(exc: Exception) -> ValueError:
+        return ValueError(f"{path}: not a GluonNLP vocabulary JSON ({exc}); the file is truncated or corrupt, "
+                          "rerun `dvc repro tokenize_vocab`")
+
     try:
         text = path.read_text(encoding="utf-8")
         json.loads(text)  # a truncated file is refused here, before GluonNLP is imported
     except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
-        raise ValueError(f"{path}: not a GluonNLP vocabulary JSON ({exc}); the file is truncated or corrupt, "
-                         "rerun `dvc repro tokenize_vocab`") from None
+        raise corrupt(exc) from None
     import gluonnlp
 
     try:
         vocab = gluonnlp.Vocab.from_json(text)
-    except (ValueError, TypeError, AttributeError, KeyError) as exc:  # UnicodeDecodeError is a ValueError
-        raise ValueError(f"{path}: not a GluonNLP vocabulary JSON ({exc}); the file is truncated or corrupt, "
-                         "rerun `dvc repro tokenize_vocab`") from None
+    except (ValueError, TypeError, AttributeError, KeyError) as exc:
+        raise corrupt(exc) from None
     if vocab.unknown_token != UNK or vocab.padding_token != PAD:
         raise ValueError(f"{path}: expected unknown token {UNK!r} and padding token {PAD!r}, found "
                          f"{vocab.unknown_token!r} and {vocab.padding_token!r}")
