@@ -154,16 +154,16 @@ def train(net, train_split: Split, val_split: Split, settings: dict, max_tokens:
         train_loss = float(epoch_loss.asscalar()) / len(train_split)
         train_time += time.perf_counter() - started
         seen += len(train_split)
-        with evaluated():
+        with evaluated():  # the weights validated are the ones kept
             val_loss, val_acc = evaluate_loss(net, val_split, max_tokens, pad_id, ctx, batch_size, width)
-            snapshot = {k: p.data().copy() for k, p in net.collect_params().items()}
+            if val_loss < best["val_loss"]:
+                best = {"val_loss": val_loss, "epoch": epoch,
+                        "params": {k: p.data().copy() for k, p in net.collect_params().items()}}
         history.append({"epoch": epoch, "train_loss": round(train_loss, 6),
                         "val_loss": round(val_loss, 6), "val_accuracy": round(val_acc, 6)})
         log.info("epoch %d: train loss %.4f, val loss %.4f, val accuracy %.4f",
                  epoch, train_loss, val_loss, val_acc)
-        if val_loss < best["val_loss"]:
-            best = {"val_loss": val_loss, "epoch": epoch, "params": snapshot}
-        elif settings["patience"] and epoch - best["epoch"] >= settings["patience"]:
+        if settings["patience"] and epoch - best["epoch"] >= settings["patience"]:
             log.info("early stop: no validation improvement for %d epochs", settings["patience"])
             break
     if best["params"] is None:
