@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline import CLASS_NAMES
+from pipeline import CLASS_NAMES, paths
 
 NUM_CLASSES = len(CLASS_NAMES)
 
@@ -92,6 +92,11 @@ def read_corpus(path: str | Path, name: str | Path | None = None, missing_hint: 
     except csv.Error as exc:
         raise CorpusError(f"{shown}:{line}: {_csv_problem(exc)}") from None
     return Corpus(texts=texts, labels=np.asarray(labels, dtype=np.int32))
+
+
+def read_raw_split(split: str) -> Corpus:
+    """A split the download stage wrote (``data/raw/<split>.csv``), for the stages that read it."""
+    return read_corpus(paths.RAW / f"{split}.csv", missing_hint="; run `dvc repro download` first")
 
 
 def label_counts(labels: np.ndarray) -> dict[str, int]:

@@ -3,7 +3,7 @@
 import logging
 
 from pipeline import CLASS_NAMES, cli, paths
-from pipeline.corpus import read_corpus
+from pipeline.corpus import read_raw_split
 from pipeline.params import ParamsError
 from pipeline.tokenize import tokenize
 
@@ -13,7 +13,7 @@ log = logging.getLogger(__name__)
 def main(args, params) -> None:
     opts = params["explain"]
     lowercase = params["vocab"]["lowercase"]
-    test = read_corpus(paths.RAW / "test.csv", missing_hint="; run `dvc repro download` first")
+    test = read_raw_split("test")
     for i, index in enumerate(opts["doc_indices"]):
         if index >= len(test):
             raise ParamsError(f"params.yaml: explain.doc_indices[{i}] = {index}: the test split has "

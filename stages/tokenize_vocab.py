@@ -1,7 +1,7 @@
 """Stage `tokenize_vocab`: tokenize the training split and build the GluonNLP vocabulary (JSON)."""
 
 from pipeline import cli, paths
-from pipeline.corpus import read_corpus
+from pipeline.corpus import read_raw_split
 from pipeline.fileio import write_json
 from pipeline.tokenize import tokenize_all
 from pipeline.vocab import build_vocab, save_vocab
@@ -9,7 +9,7 @@ from pipeline.vocab import build_vocab, save_vocab
 
 def main(args, params) -> None:
     opts = params["vocab"]
-    corpus = read_corpus(paths.RAW / "train.csv", missing_hint="; run `dvc repro download` first")
+    corpus = read_raw_split("train")
     vocab = build_vocab(tokenize_all(corpus.texts, opts["lowercase"]), opts["min_freq"], opts["max_size"])
     if len(vocab) <= 2:
         raise ValueError(f"{paths.RAW / 'train.csv'}: no token occurs {opts['min_freq']} times "

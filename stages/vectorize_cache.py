@@ -4,7 +4,7 @@ import numpy as np
 
 from pipeline import cli, paths
 from pipeline.cache import save_split, stratified_split, vectorize
-from pipeline.corpus import label_counts, read_corpus
+from pipeline.corpus import label_counts, read_raw_split
 from pipeline.fileio import atomic_paths, write_json
 from pipeline.tokenize import tokenize_all
 from pipeline.vocab import load_vocab
@@ -22,7 +22,7 @@ def describe(split) -> dict:
 
 def main(args, params) -> None:
     lowercase = params["vocab"]["lowercase"]
-    corpora = {name: read_corpus(paths.RAW / f"{name}.csv", missing_hint="; run `dvc repro download` first")
+    corpora = {name: read_raw_split(name)
                for name in ("train", "test")}
     fraction = params["data"]["val_fraction"]
     train_idx, val_idx = stratified_split(corpora["train"].labels, fraction, params["seed"])
