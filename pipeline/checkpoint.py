@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +23,39 @@ class CheckpointError(ValueError):
     """A checkpoint is missing or does not fit the vocabulary or the params it is used with."""
 
 
-def save_checkpoint(net: LSTMClassifier, spec: dict, directory: str | Path) -> None:
-    """Write weights then spec, each atomically; the spec records how to rebuild and feed the model."""
+def seed_params_file(seed: int) -> str:
+    """Weights of an approach's extra seed (``train.seeds`` > 1) beside the main checkpoint."""
+    return f"seed-{seed}.params"
+
+
+def save_checkpoint(net: LSTMClassifier, spec: dict, directory: str | Path,
+                    extra_seeds: dict[int, LSTMClassifier] | None = None) -> None:
+    """Write weights then spec, each atomically; the spec records how to rebuild and feed the model.
+
+    ``extra_seeds`` are the same architecture trained from other seeds (for the seed-to-seed spread);
+    only their weights are stored, and the spec lists every seed, the main checkpoint's first.
+    """
     directory = Path(directory)
+    extra_seeds = extra_seeds or {}
+    for seed, other in extra_seeds.items():
+        with atomic_path(directory / seed_params_file(seed)) as tmp:
+            other.save_parameters(str(tmp))
     with atomic_path(directory / PARAMS_FILE) as tmp:
         net.save_parameters(str(tmp))
     write_json(directory / SPEC_FILE, spec)
+
+
+def load_seed_weights(net: LSTMClassifier, spec: dict, directory: str | Path, ctx: mx.Context) -> Iterator[int]:
+    """Load each extra seed's weights into ``net`` in turn, yielding the seed (the spec's ``seeds[1:]``)."""
+    directory = Path(directory)
+    for seed in spec.get("seeds", [])[1:]:
+        path = directory / seed_params_file(seed)
+        try:
+            net.load_parameters(str(path), ctx=ctx)
+        except Exception as exc:  # a missing, truncated or mismatched file
+            raise CheckpointError(f"{path}: weights of seed {seed} listed in {directory / SPEC_FILE} cannot be "
+                                  f"loaded ({one_line(exc)}); {_retrain(directory)}") from None
+        yield seed
 
 
 def _retrain(directory: Path) -> str:

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import argparse
 import logging
+import resource
 import signal
 import sys
+import time
 from collections.abc import Callable
+from pathlib import Path
 
 from pipeline import params as params_module
 from pipeline import paths
@@ -72,6 +75,16 @@ def _setup_logging(quiet: bool) -> None:
     root.setLevel(logging.WARNING if quiet else logging.INFO)
 
 
+def _log_cost(main: Callable, args: argparse.Namespace, seconds: float) -> None:
+    """One line per stage with its wall time and peak memory: the figures for sizing a run."""
+    stage = main.__module__.rpartition(".")[2]
+    if stage == "__main__":
+        stage = Path(sys.argv[0]).stem
+    name = getattr(args, "approach", None) or getattr(args, "baseline", None)
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+    log.info("stage %s%s: %.1f s, peak memory %.0f MB", stage, f"@{name}" if name else "", seconds, peak_mb)
+
+
 def run(main: Callable[[argparse.Namespace, dict], None], args: argparse.Namespace) -> None:
     """Validate params, run ``main``; turn expected failures into one ``error:`` line and exit code 2."""
     _setup_logging(args.quiet)
@@ -80,8 +93,12 @@ def run(main: Callable[[argparse.Namespace, dict], None], args: argparse.Namespa
         params = params_module.load(args.params)
         if getattr(args, "approach", None) is not None:
             params_module.approach(params, args.approach)
+        if getattr(args, "baseline", None) is not None:
+            params_module.baseline(params, args.baseline)
         remove_stale_temps(OUTPUT_FOLDERS)
+        started = time.perf_counter()
         main(args, params)
+        _log_cost(main, args, time.perf_counter() - started)
     except KeyboardInterrupt:
         log.error("interrupted; outputs hold their previous or their complete new version, no partial files")
         sys.exit(EXIT_INTERRUPTED)

@@ -20,7 +20,8 @@ DEFAULT_PARAMS = Path("params.yaml")
 SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 POOLINGS = ("last", "mean", "max", "meanmax")
 SCHEDULES = ("constant", "cosine")
-RESERVED_NAMES = ("baseline",)
+BASELINE_MODELS = ("logistic_regression", "linear_svm")
+MAX_NGRAM = 3
 TEST_SIZE = 7600  # canonical AG News test split: LIME document indices must fall inside it
 
 
@@ -60,6 +61,10 @@ def _choice(options: tuple[str, ...], required: bool = True) -> Rule:
     return Rule(lambda v: v in options, "one of " + ", ".join(options), required)
 
 
+def _c_grid(v: Any) -> bool:
+    return isinstance(v, list) and len(v) > 0 and all(is_number(c) and c > 0 for c in v)
+
+
 BOOL = Rule(lambda v: isinstance(v, bool), "true or false")
 OPT_BOOL = Rule(lambda v: isinstance(v, bool), "true or false", required=False)
 STRING = Rule(lambda v: isinstance(v, str) and v.strip() != "", "a non-empty string")
@@ -82,6 +87,7 @@ TRAIN_SCHEMA: dict[str, Rule] = {
     "word_dropout": _num(lambda v: 0 <= v < 1, "a number in [0, 1)"),
     "sparse_embedding": BOOL,
     "ema_decay": _optional(_num(lambda v: 0 < v < 1, "a number in (0, 1)")),
+    "seeds": _int_at_least(1),
 }
 
 APPROACH_SCHEMA: dict[str, Rule] = {
@@ -111,11 +117,7 @@ SCHEMA: dict[str, Any] = {
     "train": TRAIN_SCHEMA,
     "approaches": "approaches",
     "reference": "reference",
-    "baseline": {
-        "C": _num(lambda v: v > 0, "a number > 0"),
-        "sublinear_tf": BOOL,
-        "max_iter": _int_at_least(1),
-    },
+    "baselines": "baselines",
     "explain": {
         "doc_indices": Rule(lambda v: isinstance(v, list) and len(v) > 0,
                             "a non-empty list of test-row indices"),
@@ -123,6 +125,14 @@ SCHEMA: dict[str, Any] = {
         "num_samples": _int_at_least(1),
         "batch_size": _int_at_least(1),
     },
+}
+
+BASELINE_SCHEMA: dict[str, Rule] = {
+    "ngram_max": Rule(lambda v: _is_int(v) and 1 <= v <= MAX_NGRAM, f"an integer in [1, {MAX_NGRAM}]"),
+    "model": _choice(BASELINE_MODELS),
+    "C": Rule(_c_grid, "a non-empty list of numbers > 0 (the grid searched on the validation split)"),
+    "sublinear_tf": BOOL,
+    "max_iter": _int_at_least(1),
 }
 
 APPROACH_DEFAULTS = {"fused": False, "pooling": "last", "dropout": 0.0, "embed_dropout": 0.0}
@@ -145,6 +155,8 @@ def _describe(rule: Any) -> str:
         return "a section with the keys " + ", ".join(rule)
     if rule == "approaches":
         return "a section mapping approach names to max_tokens, embed_len, hidden, bidirectional, dense"
+    if rule == "baselines":
+        return "a section mapping baseline names to " + ", ".join(BASELINE_SCHEMA)
     return "a section mapping approach names to reported test accuracies"
 
 
@@ -177,6 +189,8 @@ def _check_mapping(data: Any, schema: dict[str, Any], path: str) -> None:
             _check_approaches(value, where, data.get("train", {}))
         elif rule == "reference":
             _check_reference(value, where)
+        elif rule == "baselines":
+            _check_baselines(value, where, data.get("approaches"))
 
 
 def _check_int_list(values: list, path: str, lo: int) -> None:
@@ -185,24 +199,35 @@ def _check_int_list(values: list, path: str, lo: int) -> None:
             _fail(f"{path}[{i}]", v, f"an integer >= {lo}")
 
 
+def _check_name(name: Any, path: str, kind: str, seen: dict[str, str]) -> None:
+    """A name becomes a stage name and file names: safe characters, unique regardless of case."""
+    if not isinstance(name, str) or not SAFE_NAME.fullmatch(name):
+        raise ParamsError(f"params.yaml: {kind} name {name!r} at {path} is not safe as a file "
+                          "and stage name: use 1-64 letters, digits, '_' or '-', starting with "
+                          "a letter or digit")
+    if name.lower() in seen:
+        raise ParamsError(f"params.yaml: names '{seen[name.lower()]}' and '{name}' differ only in case "
+                          f"or are used twice (at {path}); their files would collide, rename one")
+    seen[name.lower()] = name
+
+
+def _check_baselines(baselines: Any, path: str, approaches: Any) -> None:
+    if not isinstance(baselines, dict) or not baselines:
+        _fail(path, baselines, "a non-empty mapping of baseline names to settings")
+    # Baselines write beside the approaches (plots/predictions/<name>.csv): names must not meet.
+    seen = {str(n).lower(): f"approaches.{n}" for n in approaches} if isinstance(approaches, dict) else {}
+    for name, settings in baselines.items():
+        _check_name(name, path, "baseline", seen)
+        _check_mapping(settings, BASELINE_SCHEMA, f"{path}.{name}")
+
+
 def _check_approaches(approaches: Any, path: str, train_defaults: dict) -> None:
     if not isinstance(approaches, dict) or not approaches:
         _fail(path, approaches, "a non-empty mapping of approach names to settings")
     seen: dict[str, str] = {}
     for name, spec in approaches.items():
         where = f"{path}.{name}"
-        if not isinstance(name, str) or not SAFE_NAME.fullmatch(name):
-            raise ParamsError(f"params.yaml: approach name {name!r} at {path} is not safe as a file "
-                              "and stage name: use 1-64 letters, digits, '_' or '-', starting with "
-                              "a letter or digit")
-        if name in RESERVED_NAMES:
-            raise ParamsError(f"params.yaml: approach name '{name}' at {path} is reserved for the "
-                              "TF-IDF baseline's outputs; choose another name")
-        if name.lower() in seen:
-            raise ParamsError(f"params.yaml: approach names '{seen[name.lower()]}' and '{name}' at {path} "
-                              "differ only in case; their files would collide on a case-insensitive "
-                              "file system, rename one")
-        seen[name.lower()] = name
+        _check_name(name, path, "approach", seen)
         if not isinstance(spec, dict):
             _fail(where, spec, "a mapping with max_tokens, embed_len, hidden, bidirectional, dense")
         plain = {k: v for k, v in spec.items() if k != "train"}
@@ -281,13 +306,22 @@ def load(path: str | Path = DEFAULT_PARAMS) -> dict:
     return validate(params)
 
 
+def _named(params: dict, section: str, name: str, kind: str) -> dict:
+    entries = params[section]
+    if name not in entries:
+        raise ParamsError(f"params.yaml: no {kind} named '{name}'{_did_you_mean(name, list(entries))}; "
+                          f"known {section}: {', '.join(entries)}")
+    return entries[name]
+
+
 def approach(params: dict, name: str) -> dict:
     """The settings of one approach; a clear error lists the known names."""
-    approaches = params["approaches"]
-    if name not in approaches:
-        raise ParamsError(f"params.yaml: no approach named '{name}'{_did_you_mean(name, list(approaches))}; "
-                          f"known approaches: {', '.join(approaches)}")
-    return approaches[name]
+    return _named(params, "approaches", name, "approach")
+
+
+def baseline(params: dict, name: str) -> dict:
+    """The settings of one baseline; a clear error lists the known names."""
+    return _named(params, "baselines", name, "baseline")
 
 
 def train_settings(params: dict, name: str) -> dict:

@@ -6,7 +6,7 @@ from pipeline import CLASS_NAMES, cli, paths
 def main(args, params) -> None:
     # MXNet and the plotting stack load here, after params.yaml was validated: a refusal is instant.
     from pipeline.cache import load_split
-    from pipeline.checkpoint import load_for_approach
+    from pipeline.checkpoint import load_for_approach, load_seed_weights
     from pipeline.inference import predict_logits
     from pipeline.model import default_context
     from pipeline.vocab import load_vocab
@@ -18,12 +18,19 @@ def main(args, params) -> None:
     net, spec = load_for_approach(name, params, vocab, ctx)
     prep = spec["preprocessing"]
     predicted = predict_logits(net, test, prep["max_tokens"], prep["pad_id"], ctx).argmax(axis=1)
+    # Extra seeds (train.seeds > 1) only measure the spread; the report's accuracy is the first seed's.
+    seed_accuracies = {str(spec["seeds"][0]): float((predicted == test.labels).mean())} if spec.get("seeds") else {}
+    for seed in load_seed_weights(net, spec, paths.model_dir(name), ctx):
+        other = predict_logits(net, test, prep["max_tokens"], prep["pad_id"], ctx).argmax(axis=1)
+        seed_accuracies[str(seed)] = float((other == test.labels).mean())
 
     from pipeline.evaluation import classification_metrics, plot_confusion, write_predictions
     from pipeline.fileio import write_json
 
-    write_json(paths.METRICS / "eval" / f"{name}.json",
-               classification_metrics(test.labels, predicted, CLASS_NAMES))
+    metrics = classification_metrics(test.labels, predicted, CLASS_NAMES)
+    if len(seed_accuracies) > 1:
+        metrics["seed_accuracies"] = {s: round(a, 6) for s, a in seed_accuracies.items()}
+    write_json(paths.METRICS / "eval" / f"{name}.json", metrics)
     write_predictions(paths.PLOTS / "predictions" / f"{name}.csv", test.labels, predicted, CLASS_NAMES)
     plot_confusion(paths.PLOTS / "confusion" / f"{name}.png", test.labels, predicted, CLASS_NAMES,
                    title=f"{name}: normalised confusion matrix")

@@ -1,6 +1,7 @@
 """Stage `train@<approach>`: train one approach's LSTM classifier and write its checkpoint."""
 
 import csv
+import logging
 
 from pipeline import CLASS_NAMES, cli, paths
 from pipeline.cache import load_split
@@ -12,6 +13,8 @@ from pipeline.params import train_settings
 from pipeline.tokenize import TOKEN_PATTERN
 from pipeline.training import train
 from pipeline.vocab import load_vocab
+
+log = logging.getLogger(__name__)
 
 
 def main(args, params) -> None:
@@ -25,9 +28,17 @@ def main(args, params) -> None:
     ctx = default_context()
     spec = ModelSpec.from_approach(spec_params, len(vocab), len(CLASS_NAMES))
     unk_id = vocab.token_to_idx[vocab.unknown_token]
-    net = build_model(spec, ctx, seed=params["seed"], sparse_grad=settings["sparse_embedding"])
-    result = train(net, train_split, val_split, settings, spec_params["max_tokens"], pad_id, ctx,
-                   params["seed"], progress=not args.quiet, unk_id=unk_id)
+    # Seeds seed, seed+1, ...: the first is the checkpoint every later stage uses; the others only
+    # measure the seed-to-seed spread of test accuracy (evaluate, summarize).
+    seeds = [params["seed"] + k for k in range(settings["seeds"])]
+    nets, results = {}, {}
+    for seed in seeds:
+        if len(seeds) > 1:
+            log.info("training %s with seed %d (%d of %d)", name, seed, len(nets) + 1, len(seeds))
+        nets[seed] = build_model(spec, ctx, seed=seed, sparse_grad=settings["sparse_embedding"])
+        results[seed] = train(nets[seed], train_split, val_split, settings, spec_params["max_tokens"], pad_id,
+                              ctx, seed, progress=not args.quiet, unk_id=unk_id)
+    net, result = nets[seeds[0]], results[seeds[0]]
     save_checkpoint(net, {
         "approach": name,
         "model": spec.to_dict(),
@@ -36,14 +47,17 @@ def main(args, params) -> None:
                           "pad_id": pad_id, "unk_id": unk_id},
         "class_names": list(CLASS_NAMES),
         "train": settings,
+        "seeds": seeds,
         "mxnet_version": MXNET_VERSION,
-    }, paths.model_dir(name))
+    }, paths.model_dir(name), extra_seeds={s: nets[s] for s in seeds[1:]})
     best = result.history[result.best_epoch - 1]
     write_json(paths.METRICS / "train" / f"{name}.json", {
         "epochs_run": result.epochs_run, "best_epoch": result.best_epoch,
         "best_val_loss": best["val_loss"], "best_val_accuracy": best["val_accuracy"],
         "train_seconds": result.train_seconds, "samples_per_second": result.samples_per_second,
         "device": str(ctx),
+        **({"seed_best_val_accuracy": {str(s): r.history[r.best_epoch - 1]["val_accuracy"]
+                                       for s, r in results.items()}} if len(seeds) > 1 else {}),
     })
     with atomic_open(paths.PLOTS / "history" / f"{name}.csv") as fh:
         writer = csv.DictWriter(fh, fieldnames=list(result.history[0]), lineterminator="\n")

@@ -57,6 +57,10 @@ def stages_run(output: str) -> list[str]:
     return RUNNING_STAGE.findall(output)
 
 
+def read_params(root: Path) -> dict:
+    return yaml.safe_load((root / "params.yaml").read_text(encoding="utf-8"))
+
+
 def shrink_params(path: Path) -> None:
     params = yaml.safe_load(path.read_text())
     params["train"].update(epochs=2, batch_size=32)

@@ -30,13 +30,14 @@ from tests.corpus_gen import agnews_csv_text, make_corpus
 
 REPO = Path(__file__).resolve().parents[1]
 APPROACH = "tiny"
+BASELINE = "svm"
 TINY_APPROACH = {"max_tokens": 12, "embed_len": 8, "hidden": [8], "bidirectional": False, "dense": [],
                  "pooling": "last"}
 # Rows that hold text but no \w token: kept, counted as empty documents, read as one <pad> step.
 EMPTY_TRAIN_ROWS = [(1, "!!!", "..."), (2, "...", ""), (3, "--", "?? !!")]
 EMPTY_TEST_ROWS = [(4, "!!! ...", "")]
 STAGES = ["download", "tokenize_vocab", "vectorize_cache", f"train --approach {APPROACH}",
-          f"evaluate --approach {APPROACH}", "baseline", "explain", "summarize"]
+          f"evaluate --approach {APPROACH}", f"baseline --baseline {BASELINE}", "explain", "summarize"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -129,6 +130,8 @@ def tiny_params(approaches: dict | None = None) -> dict:
     params["train"].update({k: v for k, v in plain.items() if k in params["train"]})
     params["approaches"] = approaches or {APPROACH: dict(TINY_APPROACH)}
     params["reference"] = {name: 0.8 for name in params["approaches"]}
+    params["baselines"] = {BASELINE: {"ngram_max": 2, "model": "linear_svm", "C": [1.0], "sublinear_tf": True,
+                                      "max_iter": 1000}}
     params["explain"].update(doc_indices=[3], num_samples=30, num_features=4, batch_size=64)
     return params
 
@@ -175,7 +178,8 @@ def built(tmp_path_factory) -> Path:
     env = stage_env(source)
     for stage in ("download", "tokenize_vocab", "vectorize_cache", f"train --approach {APPROACH}"):
         assert_ok(run_stage(root, stage, env))
-    for proc in run_concurrently([(root, f"evaluate --approach {APPROACH}", env), (root, "baseline", env)]):
+    jobs = [(root, f"evaluate --approach {APPROACH}", env), (root, f"baseline --baseline {BASELINE}", env)]
+    for proc in run_concurrently(jobs):
         assert_ok(proc)
     assert_ok(run_stage(root, "summarize", env))
     return root
@@ -499,7 +503,7 @@ def test_artifacts_that_do_not_fit_together(built, tmp_path):
         ("evaluate", _grow_vocab,
          [f"models/{APPROACH}/spec.json: the checkpoint was trained with a vocabulary of {n} entries, the current "
           f"vocabulary has {n + 1}", f"`dvc repro train@{APPROACH}`"]),
-        ("baseline", _shrink_vocab,
+        (f"baseline --baseline {BASELINE}", _shrink_vocab,
          ["data/cache/train.npz: token ids span", "but the current vocabulary has 12 entries (ids 0..11)",
           "rerun `dvc repro vectorize_cache`"]),
         ("evaluate", lambda r: edit_params(r, lambda p: (p["approaches"][APPROACH].update(max_tokens=20),
@@ -511,7 +515,7 @@ def test_artifacts_that_do_not_fit_together(built, tmp_path):
          ["hidden is [8] in the checkpoint but [16] in params.yaml", f"`dvc repro train@{APPROACH}`"]),
         ("evaluate", lambda r: (r / "data/cache/test.npz").unlink(),
          ["data/cache/test.npz: cache file not found; run `dvc repro vectorize_cache`"]),
-        ("baseline", lambda r: _truncate(r / "data/cache/val.npz"),
+        (f"baseline --baseline {BASELINE}", lambda r: _truncate(r / "data/cache/val.npz"),
          ["data/cache/val.npz: cannot read the cache", "truncated or corrupt"]),
         ("evaluate", lambda r: _truncate(r / f"models/{APPROACH}/model.params"),
          [f"models/{APPROACH}/model.params: weights do not match", "or the file is truncated"]),
@@ -617,15 +621,16 @@ def test_summary_refuses_markup_in_metrics_and_escapes_what_it_writes(built, tmp
     data = json.loads(metrics.read_text())
     data["accuracy"] = "<script>alert(1)</script>"
     metrics.write_text(json.dumps(data))
-    (roots[1] / "metrics/baseline.json").write_text(json.dumps({"accuracy": 0.9}))
+    (roots[1] / f"metrics/baseline/{BASELINE}.json").write_text(json.dumps({"accuracy": 0.9}))
     befores = [snapshot(r) for r in roots]
     results = run_concurrently([(r, "summarize", None) for r in roots])
     assert_refused(results[0], f"metrics/eval/{APPROACH}.json: accuracy = '<script>alert(1)</script>', "
                                "expected a number in [0, 1]", f"rerun `dvc repro evaluate@{APPROACH}`")
-    assert_refused(results[1], "metrics/baseline.json: 'macro_f1' is missing")
+    assert_refused(results[1], f"metrics/baseline/{BASELINE}.json: 'macro_f1' is missing")
     for root, before in zip(roots, befores, strict=True):
         assert_untouched(root, before)
     # What a good run writes holds no markup but the table itself.
     summary = (built / "reports/summary.md").read_text(encoding="utf-8")
     assert "<" not in summary and ">" not in summary
-    assert Counter(line.count("|") for line in summary.splitlines()) == Counter({11: 4})
+    # Two tables: results (header, rule, the approach, the baseline) and the paired tests (header, rule, row).
+    assert Counter(line.count("|") for line in summary.splitlines() if "|" in line) == Counter({13: 4, 3: 3})

@@ -12,6 +12,7 @@ from tests.dvc_project import (  # noqa: F401
     REPO,
     SMALL_APPROACHES,
     project_files,
+    read_params,
     run,
     shrink_params,
     stages_run,
@@ -31,12 +32,15 @@ def project(dvc_project) -> tuple[Path, dict]:
 def test_every_declared_output_exists(project):
     root, env = project
     listed = run(["dvc", "stage", "list"], root, env).stdout
-    for stage in ("download", "tokenize_vocab", "vectorize_cache", "baseline", "explain", "summarize",
+    baselines = list(read_params(root)["baselines"])
+    for stage in ("download", "tokenize_vocab", "vectorize_cache", "explain", "summarize",
+                  *(f"baseline@{name}" for name in baselines),
                   *(f"{kind}@{name}" for kind in ("train", "evaluate") for name in SMALL_APPROACHES)):
         assert stage in listed
     expected = ["data/raw/train.csv", "data/raw/test.csv", "data/vocab.json", "metrics/data.json",
                 "data/cache/train.npz", "data/cache/val.npz", "data/cache/test.npz",
-                "metrics/baseline.json", "reports/summary.md", "reports/summary.json", "plots/summary.png"]
+                *(f"metrics/baseline/{name}.json" for name in baselines),
+                "reports/summary.md", "reports/summary.json", "plots/summary.png"]
     for name in SMALL_APPROACHES:
         expected += [f"models/{name}/model.params", f"models/{name}/spec.json",
                      f"metrics/train/{name}.json", f"metrics/eval/{name}.json",
@@ -61,10 +65,18 @@ def test_metrics_have_expected_keys_and_sane_values(project):
         assert 0.0 <= ev["accuracy"] <= 1.0 and ev["test_documents"] == 80
         assert sum(map(sum, ev["confusion_matrix"])) == 80
         assert set(ev["per_class"]) == {"World", "Sports", "Business", "Sci/Tech"}
-    baseline = json.loads((root / "metrics/baseline.json").read_text())
-    assert baseline["accuracy"] > 0.9  # the generated classes are separable by their words
+    baselines = read_params(root)["baselines"]
+    for name, settings in baselines.items():
+        baseline = json.loads((root / f"metrics/baseline/{name}.json").read_text())
+        assert baseline["accuracy"] > 0.9  # the generated classes are separable by their words
+        assert baseline["C"] in settings["C"]
+        assert baseline["val_accuracy"] == max(baseline["val_accuracy_by_C"].values())
     summary = json.loads((root / "reports/summary.json").read_text())
-    assert [row["approach"] for row in summary][:3] == list(SMALL_APPROACHES)
+    assert [row["approach"] for row in summary] == [*SMALL_APPROACHES, *baselines]
+    for row in summary[:len(SMALL_APPROACHES)]:
+        assert set(row["vs_baselines"]) == set(baselines)
+        low, high = row["test_accuracy_ci95"]
+        assert low <= row["test_accuracy"] <= high
     shown = json.loads(run(["dvc", "metrics", "show", "--json"], root, env).stdout)
     shown_text = json.dumps(shown)
     assert all(f"metrics/eval/{name}.json" in shown_text for name in SMALL_APPROACHES)

@@ -60,7 +60,6 @@ def test_unknown_key_inside_an_approach(params_variant):
     ("vocab", "lowercase", "yes", "vocab.lowercase"),
     ("vocab", "max_size", 0, "vocab.max_size"),
     ("data", "val_fraction", "0.1", "data.val_fraction"),
-    ("baseline", "C", None, "baseline.C"),
     ("explain", "doc_indices", 4559, "explain.doc_indices"),
     (None, "seed", -1, "seed"),
 ])
@@ -130,7 +129,6 @@ def test_fused_needs_equal_sizes(params_variant):
     ("explain", "num_samples", 0),
     ("explain", "num_features", 0),
     ("vocab", "min_freq", 0),
-    ("baseline", "C", 0),
 ])
 def test_out_of_range_values(params_variant, section, key, value):
     def modify(data):
@@ -173,11 +171,33 @@ def test_safe_approach_names_are_accepted(params_variant):
     assert "My-lstm_2" in params.load(params_variant(modify))["approaches"]
 
 
-def test_reserved_name_baseline_is_refused(params_variant):
+def test_a_baseline_may_not_share_an_approach_name(params_variant):
     def modify(data):
-        data["approaches"]["baseline"] = data["approaches"].pop("lstm_25")
-    with pytest.raises(ParamsError, match="'baseline'.*reserved"):
+        data["baselines"]["LSTM_25"] = data["baselines"].pop("tfidf_lr")
+    with pytest.raises(ParamsError, match="names 'approaches.lstm_25' and 'LSTM_25' differ only in case"):
         params.load(params_variant(modify))
+
+
+@pytest.mark.parametrize("key, value, expected", [
+    ("C", [], "a non-empty list of numbers > 0"),
+    ("C", [1.0, 0], "a non-empty list of numbers > 0"),
+    ("C", 1.0, "a non-empty list of numbers > 0"),
+    ("ngram_max", 4, "an integer in [1, 3]"),
+    ("model", "random_forest", "one of logistic_regression, linear_svm"),
+    ("max_iter", 0, "an integer >= 1"),
+])
+def test_bad_baseline_settings_are_refused(params_variant, key, value, expected):
+    def modify(data):
+        data["baselines"]["tfidf_lr"][key] = value
+    with pytest.raises(ParamsError) as err:
+        params.load(params_variant(modify))
+    assert f"baselines.tfidf_lr.{key} = {value!r}: expected {expected}" in str(err.value)
+
+
+def test_unknown_baseline_name_suggests_the_close_one(params_variant):
+    loaded = params.load(params_variant(lambda data: None))
+    with pytest.raises(ParamsError, match="no baseline named 'tfidf_rl' \\(did you mean 'tfidf_lr'"):
+        params.baseline(loaded, "tfidf_rl")
 
 
 @pytest.mark.parametrize("section", ["train", "approaches", "explain", "data", "seed", "reference"])

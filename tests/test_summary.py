@@ -1,10 +1,12 @@
-"""pipeline.summary: rows from metrics, an escaped Markdown table, the accuracy chart."""
+"""pipeline.summary: rows with intervals and paired tests, an escaped Markdown report, the chart."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
-from pipeline.summary import COLUMNS, markdown_table, plot_accuracy, summary_rows
+from pipeline import CLASS_NAMES
+from pipeline.summary import COLUMNS, best_baseline, markdown_report, paired_correctness, plot_accuracy, summary_rows
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -13,58 +15,119 @@ APPROACHES = {
     "bilstm3": {"max_tokens": 50, "embed_len": 40, "hidden": [75, 75, 75], "bidirectional": True,
                 "pooling": "meanmax"},
 }
+BASELINES = {"uni": {"ngram_max": 1, "model": "logistic_regression"},
+             "bi": {"ngram_max": 2, "model": "linear_svm"}}
 TRAIN = {"lstm_25": {"train_seconds": 12.345}, "bilstm3": {"train_seconds": 99.0}}
-EVAL = {"lstm_25": {"accuracy": 0.8123, "macro_f1": 0.81111},
-        "bilstm3": {"accuracy": 0.85, "macro_f1": 0.849}}
+EVAL = {"lstm_25": {"accuracy": 0.8, "macro_f1": 0.81111},
+        "bilstm3": {"accuracy": 0.9, "macro_f1": 0.849, "seed_accuracies": {"42": 0.9, "43": 0.88, "44": 0.92}}}
+BASELINE_METRICS = {"uni": {"macro_f1": 0.8, "val_accuracy": 0.85, "train_seconds": 3.21, "C": 3.0},
+                    "bi": {"macro_f1": 0.8, "val_accuracy": 0.86, "train_seconds": 5.0, "C": 1.0}}
 REFERENCE = {"lstm_25": 0.8103}
-BASELINE = {"accuracy": 0.9, "macro_f1": 0.899, "train_seconds": 3.21}
+N = 1000
 
 
-def test_summary_rows_with_baseline():
-    rows = summary_rows(APPROACHES, TRAIN, EVAL, REFERENCE, BASELINE)
-    assert [r["approach"] for r in rows] == ["lstm_25", "bilstm3", "baseline (TF-IDF + logistic regression)"]
-    assert rows[0]["test_accuracy"] == 0.8123 and rows[0]["reference_accuracy"] == 0.8103
-    assert rows[1]["reference_accuracy"] is None
-    assert rows[1]["hidden"] == [75, 75, 75] and rows[1]["pooling"] == "meanmax"
-    assert rows[2]["test_accuracy"] == 0.9 and rows[2]["hidden"] is None
-    assert all(set(r) == {key for key, _ in COLUMNS} for r in rows)
-    assert len(summary_rows(APPROACHES, TRAIN, EVAL, REFERENCE, None)) == 2
+def _correct(accuracy: float, shift: int = 0) -> np.ndarray:
+    flags = np.zeros(N, bool)
+    flags[:int(accuracy * N)] = True
+    return np.roll(flags, shift)
 
 
-def test_markdown_table():
-    table = markdown_table(summary_rows(APPROACHES, TRAIN, EVAL, REFERENCE, BASELINE))
-    lines = table.splitlines()
-    assert table.endswith("\n")
-    assert len(lines) == 2 + 3
-    assert lines[0].startswith("| approach | max_tokens |")
-    assert lines[1] == "|" + "|".join("---" for _ in COLUMNS) + "|"
-    assert all(line.count("|") == len(COLUMNS) + 1 for line in lines)
-    assert lines[2] == "| lstm_25 | 25 | 40 | [75] | False | last | 81.23 % | 0.8111 | 12.3 | 81.03 % |"
-    assert "| bilstm3 | 50 | 40 | [75, 75, 75] | True | meanmax | 85.00 % | 0.8490 | 99.0 | - |" in table
-    assert lines[4].startswith("| baseline (TF-IDF + logistic regression) | - | - | - | - | - | 90.00 % |")
+# bilstm3 is right on 900 documents, the unigram baseline on 850 of the same ones: 50 discordant
+# documents all in bilstm3's favour. lstm_25 (800) is nested inside the baseline's 850.
+CORRECT = {"lstm_25": _correct(0.8), "bilstm3": _correct(0.9), "uni": _correct(0.85), "bi": _correct(0.9, 100)}
+
+
+def _rows(approaches=APPROACHES, correct=CORRECT):
+    return summary_rows(approaches, BASELINES, TRAIN, EVAL, BASELINE_METRICS, correct, REFERENCE)
+
+
+def test_rows_carry_accuracy_interval_seeds_and_paired_tests():
+    rows = _rows()
+    assert [r["approach"] for r in rows] == ["lstm_25", "bilstm3", "uni", "bi"]
+    assert [r["kind"] for r in rows] == ["lstm", "lstm", "baseline", "baseline"]
+    lstm_25, bilstm3, uni = rows[0], rows[1], rows[2]
+    assert lstm_25["test_accuracy"] == 0.8 and lstm_25["test_documents"] == N
+    low, high = lstm_25["test_accuracy_ci95"]
+    assert 0.77 < low < 0.8 < high < 0.83
+    assert lstm_25["seed_accuracy"] is None  # one seed: no spread to show
+    assert bilstm3["seed_accuracy"] == {"seeds": 3, "mean": 0.9, "std": 0.02}
+    assert uni["description"].startswith("TF-IDF 1-grams + logistic regression, C = 3.0")
+    vs = bilstm3["vs_baselines"]["uni"]
+    assert (vs["only_this_correct"], vs["only_baseline_correct"]) == (50, 0)
+    assert vs["difference"] == pytest.approx(0.05) and vs["verdict"] == "better"
+    assert lstm_25["vs_baselines"]["uni"]["verdict"] == "worse"
+    # bilstm3 and "bi" have the same accuracy, each right where the other is wrong on 100 documents.
+    tie = bilstm3["vs_baselines"]["bi"]
+    assert tie["difference"] == 0 and tie["p_value"] == 1.0 and tie["verdict"] == "no significant difference"
+    assert lstm_25["vs_baselines"]["uni"]["p_holm"] >= lstm_25["vs_baselines"]["uni"]["p_value"]
+
+
+def test_a_small_difference_is_not_called_real():
+    correct = dict(CORRECT, bilstm3=_correct(0.853))  # 3 documents more than the baseline
+    vs = _rows(correct=correct)[1]["vs_baselines"]["uni"]
+    assert vs["difference"] > 0 and vs["p_value"] > 0.05 and vs["verdict"] == "no significant difference"
+
+
+def test_best_baseline_is_chosen_on_validation_not_test():
+    rows = _rows()
+    assert best_baseline(rows) == "bi"  # validation 0.86 > 0.85, whatever the test accuracies
+    metrics = {**BASELINE_METRICS, "uni": {**BASELINE_METRICS["uni"], "val_accuracy": 0.99}}
+    rows = summary_rows(APPROACHES, BASELINES, TRAIN, EVAL, metrics, CORRECT, REFERENCE)
+    assert best_baseline(rows) == "uni"
+
+
+def test_markdown_report_tables_and_verdicts():
+    report = markdown_report(_rows())
+    lines = report.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("| approach | max_tokens |"))
+    assert lines[header + 1] == "|" + "|".join("---" for _ in COLUMNS) + "|"
+    assert lines[header + 2] == ("| lstm_25 | 25 | 40 | [75] | False | last | 80.00 % | 77.41-82.36 | 0.8111 | - | "
+                                 "12.3 | 81.03 % |")
+    assert "| bilstm3 | 50 | 40 | [75, 75, 75] | True | meanmax | 90.00 % |" in report
+    assert "| 90.00 ± 2.00 (3) |" in report
+    assert "Best on validation: `bi`" in report
+    assert "- Against `uni` (85.00 %): better: `bilstm3`; worse: `lstm_25`." in report
+    assert "- Against `bi` (90.00 %): no significant difference: `bilstm3`; worse: `lstm_25`." in report
+    assert all(line.count("|") == line.replace("\\|", "").count("|") for line in lines)
 
 
 def test_markdown_escapes_approach_names():
-    approaches = {"evil<b>|x": APPROACHES["lstm_25"]}
-    rows = summary_rows(approaches, {"evil<b>|x": TRAIN["lstm_25"]}, {"evil<b>|x": EVAL["lstm_25"]}, {}, None)
-    table = markdown_table(rows)
-    assert "<b>" not in table
-    assert "&lt;b&gt;" in table
-    row = table.splitlines()[2]
+    name = "evil<b>|x"
+    rows = summary_rows({name: APPROACHES["lstm_25"]}, BASELINES, {name: TRAIN["lstm_25"]},
+                        {name: EVAL["lstm_25"]}, BASELINE_METRICS, dict(CORRECT, **{name: CORRECT["lstm_25"]}), {})
+    report = markdown_report(rows)
+    assert "<b>" not in report and "&lt;b&gt;" in report
+    row = next(line for line in report.splitlines() if line.startswith("| evil"))
     assert "evil&lt;b&gt;\\|x" in row
     # Exactly the column separators remain unescaped: the row still has every column.
     assert row.replace("\\|", "").count("|") == len(COLUMNS) + 1
 
 
-@pytest.mark.parametrize("with_baseline", [True, False])
-def test_plot_accuracy_writes_a_png(tmp_path, with_baseline):
+def _write(path, rows):
+    path.write_text("actual,predicted\n" + "".join(f"{a},{p}\n" for a, p in rows), encoding="utf-8")
+    return path
+
+
+def test_paired_correctness_reads_predictions_and_refuses_other_documents(tmp_path):
+    a = _write(tmp_path / "a.csv", [("World", "World"), ("Sports", "World")])
+    b = _write(tmp_path / "b.csv", [("World", "Sports"), ("Sports", "Sports")])
+    correct = paired_correctness({"a": a, "b": b}, CLASS_NAMES, {"a": "evaluate@a", "b": "baseline@b"})
+    assert correct["a"].tolist() == [True, False] and correct["b"].tolist() == [False, True]
+    other = _write(tmp_path / "c.csv", [("Sports", "Sports"), ("World", "World")])
+    with pytest.raises(ValueError, match="c.csv: its test documents differ from those in .*a.csv"):
+        paired_correctness({"a": a, "c": other}, CLASS_NAMES, {"a": "evaluate@a", "c": "baseline@c"})
+    bad = _write(tmp_path / "d.csv", [("World", "Politics")])
+    with pytest.raises(ValueError, match=r"d.csv:2: expected two class names.*`dvc repro baseline@d`"):
+        paired_correctness({"d": bad}, CLASS_NAMES, {"d": "baseline@d"})
+
+
+def test_plot_accuracy_writes_a_png_with_a_bar_per_row(tmp_path):
     import matplotlib.image as mpimg
-    rows = summary_rows(APPROACHES, TRAIN, EVAL, REFERENCE, BASELINE if with_baseline else None)
+    rows = _rows()
     path = tmp_path / "plots" / "summary.png"
     plot_accuracy(rows, path)
     assert path.read_bytes()[:8] == PNG_MAGIC
     image = mpimg.imread(path)
     assert abs(image.shape[1] - 100 * (1.4 * len(rows) + 2)) <= 1  # width grows with the number of rows
-    assert image.shape[0] == 400
     assert image.std() > 0.01
     assert sorted(p.name for p in path.parent.iterdir()) == ["summary.png"]

@@ -21,7 +21,7 @@ import yaml
 
 from pipeline import CLASS_NAMES
 from tests.corpus_gen import make_corpus
-from tests.dvc_project import SMALL_APPROACHES, copy_project, run, stages_run, write_csv
+from tests.dvc_project import SMALL_APPROACHES, copy_project, read_params, run, stages_run, write_csv
 
 pytestmark = pytest.mark.integration
 
@@ -86,7 +86,8 @@ def test_repro_reruns_exactly_what_an_edit_touches(workspace):
     before = read_json(root / "metrics/vocab.json")["vocab_size"]
     edit_params(root, lambda p: p["vocab"].update(max_size=30))
     ran = repro(root, env)
-    assert set(ran) == {"tokenize_vocab", "vectorize_cache", "baseline", "explain", "summarize",
+    assert set(ran) == {"tokenize_vocab", "vectorize_cache", "explain", "summarize",
+                        *(f"baseline@{name}" for name in read_params(root)["baselines"]),
                         *(f"{kind}@{name}" for kind in ("train", "evaluate") for name in APPROACHES)}, ran
     assert read_json(root / "metrics/vocab.json")["vocab_size"] < before
 
@@ -122,7 +123,7 @@ def test_metrics_and_plots_diff_against_main(branch):
     diff = json.loads(run(["dvc", "metrics", "diff", "main", "--json"], root, env).stdout)
     assert diff["metrics/eval/uni.json"]["accuracy"] == {"old": old, "new": new, "diff": pytest.approx(new - old)}
     assert not any(f"metrics/eval/{name}.json" in diff for name in ("fused", "bi"))  # unchanged approaches
-    assert "metrics/baseline.json" not in diff
+    assert not any(path.startswith("metrics/baseline/") for path in diff)
 
     table = run(["dvc", "metrics", "diff", "main"], root, env).stdout  # what a user reads
     row = next(line for line in table.splitlines() if re.match(r"metrics/eval/uni\.json\s+accuracy\s", line))
@@ -184,6 +185,28 @@ def test_experiments_with_set_param(workspace):
     for name in ("uni-80", NEW_APPROACH):
         row = next(line for line in table.splitlines() if f"[{name}]" in line)
         assert re.search(r"\|\s*80\s*\|", row) and re.search(r"\|\s*0\.\d+\s*\|", row), row
+
+
+def test_seeds_report_the_spread(workspace):
+    """`train.seeds: 2` for one approach: two models, two test accuracies, mean ± std in the summary."""
+    root, env = workspace
+    ran = repro(root, env, "exp", "run", "-S", "+approaches.uni.train={seeds:2}")
+    assert set(ran) == approach_stages("uni"), ran
+    assert sorted(p.name for p in (root / "models/uni").iterdir()) == ["model.params", "seed-43.params", "spec.json"]
+    assert read_json(root / "models/uni/spec.json")["seeds"] == [42, 43]
+    evaluated = read_json(root / "metrics/eval/uni.json")
+    assert set(evaluated["seed_accuracies"]) == {"42", "43"}
+    assert evaluated["seed_accuracies"]["42"] == evaluated["accuracy"]  # the checkpoint is the first seed
+    # The second model really is another one: trained from another seed, its weights differ.
+    first, second = ((root / "models/uni" / f).read_bytes() for f in ("model.params", "seed-43.params"))
+    assert first != second
+    rows = {row["approach"]: row for row in read_json(root / "reports/summary.json")}
+    spread = rows["uni"]["seed_accuracy"]
+    values = list(evaluated["seed_accuracies"].values())
+    assert spread["seeds"] == 2 and spread["mean"] == pytest.approx(sum(values) / 2, abs=1e-6)
+    assert spread["std"] == pytest.approx(abs(values[0] - values[1]) / 2 ** 0.5, abs=1e-6)
+    assert rows["fused"]["seed_accuracy"] is None  # one seed: nothing to show
+    assert read_json(root / "metrics/train/uni.json")["seed_best_val_accuracy"].keys() == {"42", "43"}
 
 
 # --- 5. Use a trained model ------------------------------------------------------------------------
