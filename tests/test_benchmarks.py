@@ -1,16 +1,25 @@
-"""benchmarks/: the side-by-side timings run at small shapes and the FLOP count is the textbook one."""
+"""benchmarks/: the side-by-side timings run at small shapes, the FLOP count is the textbook one, the
+scaling script runs the real pipeline per size."""
 
 from __future__ import annotations
 
 import functools
+import json
+import shutil
+import sys
 
+import matplotlib.image
 import mxnet as mx
 import numpy as np
+import pytest
+import yaml
 
 from benchmarks import choices
 from benchmarks.throughput import lstm_flops, render_choices
 from pipeline.model import ModelSpec, StaticShapeCopies, build_model
 from pipeline.training import make_trainer, step_on_arrays
+from tests.corpus_gen import make_corpus
+from tests.dvc_project import REPO, project_env, run, shrink_params, write_csv
 
 
 def test_kernel_choices_time_both_ways():
@@ -47,3 +56,44 @@ def test_lstm_flops_count_the_gate_gemms_forward_and_backward():
     bi_two = {"embed_len": 40, "hidden": [75, 75], "bidirectional": True}
     per_step = 2 * (2 * 4 * 75 * (40 + 75)) + 2 * (2 * 4 * 75 * (150 + 75))  # layer 2 reads both directions
     assert lstm_flops(bi_two, steps=1, batch=1) == 3 * per_step
+
+
+@pytest.mark.integration
+def test_scaling_runs_the_real_pipeline_per_size_and_reads_its_metrics(tmp_path):
+    """Two nested sizes of a tiny corpus through every stage; figures come from the runs' own files."""
+    source = tmp_path / "source"
+    source.mkdir()
+    write_csv(source / "train.csv", make_corpus(40, seed=1))
+    write_csv(source / "test.csv", make_corpus(10, seed=2))
+    params = tmp_path / "params.yaml"
+    shutil.copy(REPO / "params.yaml", params)
+    shrink_params(params)
+    baselines = list(yaml.safe_load(params.read_text()).get("baselines") or [])[:1]
+    out, work = tmp_path / "out", tmp_path / "work"
+    cmd = [sys.executable, "-m", "benchmarks.scaling", "--source", str(source), "--sizes", "160", "80",
+           "--params", str(params), "--approaches", "uni", "--out", str(out), "--work", str(work)]
+    run(cmd + (["--baselines", *baselines] if baselines else []), REPO, project_env(source))
+
+    result = json.loads((out / "scaling.json").read_text())
+    assert [r["train_documents"] for r in result["runs"]] == [80, 160]
+    for r in result["runs"]:
+        project = work / f"n{r['train_documents']}" / "project"
+        assert len((project / "data" / "raw" / "train.csv").read_text().splitlines()) == r["train_documents"]
+        assert "train@uni" in r["stages"] and "summarize" in r["stages"]
+        for stage in r["stages"].values():
+            assert stage["seconds"] > 0 and 20 < stage["peak_mb"] < 8000
+        # the train stage loads MXNet: well above dvc's own process
+        assert r["stages"]["train@uni"]["peak_mb"] > r["dvc_floor_mb"] + 50
+        eval_file = json.loads((project / "metrics" / "eval" / "uni.json").read_text())
+        assert r["accuracy"]["uni"] == eval_file["accuracy"]
+        baseline_files = sorted((project / "metrics").glob("baseline*.json")) + sorted(
+            (project / "metrics" / "baseline").glob("*.json"))
+        assert len(baseline_files) == 1 and len(r["accuracy"]) == 2
+        assert json.loads(baseline_files[0].read_text())["accuracy"] in r["accuracy"].values()
+        assert r["total_s"] >= sum(s["seconds"] for s in r["stages"].values()) - 0.1
+    assert result["projection"]["train_documents"] == 120_000
+    assert 0 <= result["projection"]["accuracy"]["uni"]["value"] <= 1
+    image = matplotlib.image.imread(out / "scaling.png")
+    assert image.ndim == 3 and image.shape[0] > 100 and image.shape[1] > 300
+    assert image.std() > 0.01  # something is drawn
+    assert "| 120,000 (projected) |" in (out / "scaling.md").read_text()
