@@ -69,11 +69,8 @@ def write_rows(path: Path, rows) -> None:
 
 def write_subset(source: Path, n: int, dest: Path) -> None:
     """The first ``n`` rows of ``source/train.csv`` and all of ``source/test.csv`` into ``dest``."""
-    rows = read_rows(source / "train.csv", n)
-    if len(rows) < n:
-        raise BadInput(f"{source / 'train.csv'}: has {len(rows)} rows, --sizes asks for {n}")
     dest.mkdir(parents=True)
-    write_rows(dest / "train.csv", rows)
+    write_rows(dest / "train.csv", read_rows(source / "train.csv", n))
     shutil.copy2(source / "test.csv", dest / "test.csv")
 
 
@@ -320,11 +317,14 @@ def main(argv: list[str] | None = None) -> int:
                 raise BadInput(f"{args.source / name}: not found; --source must hold AG News train.csv and test.csv")
         if any(n < 1 for n in args.sizes):
             raise BadInput(f"--sizes: {args.sizes}: expected positive row counts")
+        rows = len(read_rows(args.source / "train.csv", max(args.sizes)))
+        if rows < max(args.sizes):  # before any run: a late refusal would waste the runs before it
+            raise BadInput(f"{args.source / 'train.csv'}: has {rows} rows, --sizes asks for {max(args.sizes)}")
         if args.work and args.work.exists():
             raise BadInput(f"--work {args.work}: exists already; give a new folder")
         params = yaml.safe_load(args.params.read_text(encoding="utf-8"))
         params = subset_params(params, args.approaches, args.baselines)
-    except (BadInput, OSError, yaml.YAMLError) as exc:
+    except (BadInput, OSError, UnicodeDecodeError, csv.Error, yaml.YAMLError) as exc:
         log.error("error: %s", exc)
         return EXIT_BAD_INPUT
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
@@ -348,9 +348,6 @@ def main(argv: list[str] | None = None) -> int:
             extra = measure_size(work / "generated" / "data", params, work / "generated", env, "generated")
             extra.pop("accuracy")  # random labels: chance level says nothing
             result["generated"] = extra
-    except BadInput as exc:
-        log.error("error: %s", exc)
-        return EXIT_BAD_INPUT
     finally:
         if not args.work:
             shutil.rmtree(work, ignore_errors=True)

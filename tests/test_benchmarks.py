@@ -101,6 +101,17 @@ def test_scaling_runs_the_real_pipeline_per_size_and_reads_its_metrics(tmp_path)
     assert "| 120,000 (projected) |" in (out / "scaling.md").read_text()
 
 
+def test_scaling_refuses_a_size_larger_than_the_source_in_one_line(tmp_path):
+    write_csv(tmp_path / "train.csv", make_corpus(5, seed=1))
+    write_csv(tmp_path / "test.csv", make_corpus(2, seed=2))
+    proc = run([sys.executable, "-m", "benchmarks.scaling", "--source", str(tmp_path), "--sizes", "10", "21",
+                "--out", str(tmp_path / "out")], REPO, project_env(tmp_path), check=False)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines()[-1].endswith(f"error: {tmp_path / 'train.csv'}: has 20 rows, "
+                                                          "--sizes asks for 21")
+    assert not (tmp_path / "out").exists()
+
+
 @pytest.fixture(scope="module")
 def bench_split():
     """A generated corpus with a few full 1024-document batches (the benchmark's batch size)."""
@@ -120,6 +131,12 @@ def test_pytorch_column_is_timed_in_this_run_or_skipped_with_how_to_install(benc
     else:
         assert found["threads"] >= 1 and found["torch"].startswith("2.")
         assert found["tiny"]["samples_per_s"] > 0
+        import torch  # max pooling reads the valid steps only: more padding changes nothing
+
+        net = pytorch_reference.build(50, {"embed_len": 4, "hidden": [5], "bidirectional": False, "dense": []})
+        net.eval()
+        short, padded = torch.tensor([[3, 4, 5, 1]]), torch.tensor([[3, 4, 5, 1, 1, 1, 1, 1]])
+        assert torch.allclose(net(short, torch.tensor([3])), net(padded, torch.tensor([3])))
 
 
 def test_loaded_throughput_runs_quiet_then_next_to_a_busy_process(bench_split):
