@@ -268,7 +268,7 @@ def plot(result: dict, path: Path) -> None:
     for name in runs[0]["accuracy"]:
         line, = acc_ax.plot(n, [100 * r["accuracy"][name] for r in runs], "o-", label=name)
         fit = proj["accuracy"][name]
-        acc_ax.plot(grid, 100 * (fit["a"] + fit["b"] * np.log(grid)), ":", color=line.get_color())
+        acc_ax.plot(grid, 100 * np.clip(fit["a"] + fit["b"] * np.log(grid), 0, 1), ":", color=line.get_color())
     acc_ax.set(xscale="log", xlabel="training documents", ylabel="test accuracy (%)",
                title="accuracy (dotted: a + b ln N)")
     acc_ax.legend(fontsize="small")
