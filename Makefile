@@ -30,8 +30,14 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
-bench: $(STAMP)
-	PATH="$(CURDIR)/$(BIN):$$PATH" python -m benchmarks.throughput
+# The benchmark extra (CPU torch, for the PyTorch column) is installed here only, never by run/test.
+BENCH_STAMP := $(VENV)/.bench-installed
+$(BENCH_STAMP): $(STAMP) requirements-bench.lock
+	$(BIN)/python -m pip install --quiet -r requirements-bench.lock
+	touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
+	PATH="$(CURDIR)/$(BIN):$$PATH" python -m benchmarks.throughput $(BENCH_ARGS)
 
 clean-venv:
 	rm -rf $(VENV)

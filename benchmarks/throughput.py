@@ -2,9 +2,12 @@
 
     python -m benchmarks.throughput            # full scale: 127,600 generated documents
     python -m benchmarks.throughput --quick    # a smoke run in about a minute
+    python -m benchmarks.throughput --loaded --loaded-threads 1 2 --wait-policy default passive
 
 Prints a table and writes JSON (default ``benchmarks/results.json``). Everything is measured in this
-process and run, side by side: the reference loop and the pipeline's own training code.
+run, side by side: the reference loop, the pipeline's own training code and, where torch is installed
+(``make bench``), the same models in plain PyTorch (``benchmarks.pytorch_reference``, a child process).
+``--loaded`` adds train throughput quiet and next to one busy single-threaded process, per thread setting.
 """
 
 from __future__ import annotations
@@ -19,16 +22,17 @@ import platform
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import mxnet as mx  # benchmarks/__init__ imported pipeline first: OpenMP threads are set
 import numpy as np
 
-from benchmarks import choices
+from benchmarks import choices, pytorch_reference
 from benchmarks.corpus import TEST_DOCS, TRAIN_DOCS, make_texts
 from benchmarks.reference import build_reference, reference_step, vectorize_batch
-from pipeline.cache import length_batches, pad_batch, vectorize
+from pipeline.cache import length_batches, load_split, pad_batch, save_split, vectorize
 from pipeline.fileio import write_json
 from pipeline.model import ModelSpec, StaticShapeCopies, build_model
 from pipeline.params import load as load_params
@@ -38,9 +42,9 @@ from pipeline.vocab import build_vocab
 
 log = logging.getLogger("benchmarks")
 ROOT = Path(__file__).resolve().parents[1]
-# Samples/s of the same six models written plainly in PyTorch 2.13 (CPU, batch-first nn.LSTM, Adam,
-# pre-vectorized tensors, batch 1024), measured on this project's 2-core machine (issue #4).
-PYTORCH_SAMPLES_PER_S = [16_700, 7_200, 3_600, 2_600, 3_000, 1_000]
+# Set by `import mxnet` in this process, not by the user; inherited by a child they make OpenMP
+# threads spin (tests/dvc_project.py measured it), so the measuring children do without them.
+MXNET_IMPORT_VARS = ("KMP_INIT_AT_FORK", "KMP_DUPLICATE_LIB_OK")
 BATCH = 1024  # the reference study's batch size, used for every training measurement
 
 
@@ -101,6 +105,24 @@ def windows(step, batches: list, warmup: int, size: int, count: int, warm: list 
     return times
 
 
+def pipeline_batches(approach: dict, split, settings: dict, variant: dict) -> tuple[list, int, list]:
+    """The batches (index arrays) a measurement trains on, their pad multiple, one batch per padded width."""
+    max_tokens = approach["max_tokens"]
+    lengths = np.minimum(split.lengths, max_tokens)
+    rng = np.random.RandomState(0)
+    if variant["bucketing"]:
+        batches = length_batches(lengths, BATCH, rng)
+        width = variant.get("bucket_width", settings["bucket_width"])
+    else:
+        batches = [rng.permutation(len(split))[i * BATCH:(i + 1) * BATCH] for i in range(len(split) // BATCH)]
+        width = max_tokens
+    batches = [b for b in batches if len(b) == BATCH]
+    shapes = {}
+    for index in batches:  # the first batch of every padded width
+        shapes.setdefault(-(-int(lengths[index].max()) // width), index)
+    return batches, width, list(shapes.values())
+
+
 def measure_pipeline(approach: dict, split, vocab_size: int, settings: dict, variant: dict,
                      warmup: int, size: int, count: int) -> dict:
     ctx = mx.cpu()
@@ -114,15 +136,7 @@ def measure_pipeline(approach: dict, split, vocab_size: int, settings: dict, var
     trainer = make_trainer(net, {**settings, "learning_rate": 0.001})
     loss_fn = mx.gluon.loss.SoftmaxCrossEntropyLoss()
     max_tokens = approach["max_tokens"]
-    lengths = np.minimum(split.lengths, max_tokens)
-    rng = np.random.RandomState(0)
-    if variant["bucketing"]:
-        batches = length_batches(lengths, BATCH, rng)
-        width = variant.get("bucket_width", settings["bucket_width"])
-    else:
-        batches = [rng.permutation(len(split))[i * BATCH:(i + 1) * BATCH] for i in range(len(split) // BATCH)]
-        width = max_tokens
-    batches = [b for b in batches if len(b) == BATCH]
+    batches, width, warm = pipeline_batches(approach, split, settings, variant)
     padded_steps: list[int] = []
 
     def step(index):
@@ -132,16 +146,41 @@ def measure_pipeline(approach: dict, split, vocab_size: int, settings: dict, var
         padded_steps.append(tokens.shape[1])
         return train_step(forward, trainer, loss_fn, tokens, lens, split.labels[index], ctx)
 
-    shapes = {}
-    for index in batches:  # the first batch of every padded width
-        shapes.setdefault(-(-int(lengths[index].max()) // width), index)
-    warm = list(shapes.values())
     times = windows(step, batches, warmup, size, count, warm)
     seconds = float(np.median(times))
     mean_steps = float(np.mean(padded_steps[len(warm) + warmup:]))
     return {"samples_per_s": round(size * BATCH / seconds),
             "mean_padded_steps": round(mean_steps, 1),
             "lstm_gflops": round(lstm_flops(approach, mean_steps, BATCH) * size / seconds / 1e9, 1)}
+
+
+def measure_pytorch(params: dict, names: list[str], split, vocab_size: int, variant: dict, warmup: int,
+                    size: int, count: int) -> dict:
+    """The same models in plain PyTorch (``benchmarks.pytorch_reference``) in a child process with the
+    pipeline's thread count, trained on the padded batches the pipeline's measurement uses, in its order."""
+    if not pytorch_reference.available():
+        return {"skipped": f"torch is not installed: {pytorch_reference.INSTALL_HINT}"}
+    threads = os.environ.get("OMP_NUM_THREADS", str(len(os.sched_getaffinity(0))))
+    with tempfile.TemporaryDirectory(prefix="agnews_torch_") as tmp:
+        jobs = []
+        for name in names:
+            approach = params["approaches"][name]
+            batches, width, warm = pipeline_batches(approach, split, params["train"], variant)
+            used = warm + batches[:warmup + size * count]
+            padded = [pad_batch(split, index, approach["max_tokens"], 1, width) + (split.labels[index],)
+                      for index in used]
+            npz = Path(tmp) / f"{name}.npz"
+            pytorch_reference.save_batches(npz, padded)
+            jobs.append({"name": name, "approach": approach, "vocab_size": vocab_size, "npz": str(npz),
+                         "untimed": len(warm) + warmup, "size": size, "count": count})
+        env = {k: v for k, v in os.environ.items() if k not in MXNET_IMPORT_VARS}
+        env["OMP_NUM_THREADS"] = threads
+        proc = subprocess.run([sys.executable, "-m", "benchmarks.pytorch_reference", "--worker",
+                               json.dumps({"threads": threads, "jobs": jobs})],
+                              cwd=ROOT, env=env, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"PyTorch reference failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def measure_choices(params: dict, split, vocab_size: int, repeats: int) -> dict:
@@ -213,6 +252,64 @@ def reference_worker(spec: str) -> None:
     print(json.dumps(result))
 
 
+SPIN = "while True:\n    pass\n"  # one competing single-threaded busy process, as on a laptop in use
+
+
+def train_worker(spec: str) -> None:
+    """Train throughput of the named approaches on a saved split, in this (fresh) process's threads."""
+    opts = json.loads(spec)
+    params = load_params(ROOT / "params.yaml")
+    split = load_split(opts["split"], opts["vocab_size"])
+    result = {name: measure_pipeline(params["approaches"][name], split, opts["vocab_size"], params["train"],
+                                     VARIANTS[opts["variant"]], opts["warmup"], opts["size"], opts["count"])
+              for name in opts["names"]}
+    print(json.dumps(result))
+
+
+def measure_loaded(names: list[str], split, vocab_size: int, variant: str, warmup: int, size: int, count: int,
+                   threads: list[str], policies: list[str]) -> dict:
+    """Train throughput quiet, then next to one busy single-threaded process, per thread setting.
+
+    Every measurement runs in a fresh child with its own ``OMP_NUM_THREADS`` / ``OMP_WAIT_POLICY``
+    (both are read once, when MXNet loads); the busy process starts before the loaded child and is
+    killed after it.
+    """
+    results: dict = {}
+    with tempfile.TemporaryDirectory(prefix="agnews_loaded_") as tmp:
+        path = Path(tmp) / "train.npz"
+        save_split(split, path)
+        spec = json.dumps({"names": names, "split": str(path), "vocab_size": vocab_size, "variant": variant,
+                           "warmup": warmup, "size": size, "count": count})
+        cmd = [sys.executable, "-m", "benchmarks.throughput", "--train-worker", spec]
+        for n_threads in threads:
+            for policy in policies:
+                env = {k: v for k, v in os.environ.items() if k not in MXNET_IMPORT_VARS + ("OMP_WAIT_POLICY",)}
+                env["OMP_NUM_THREADS"] = n_threads
+                if policy != "default":
+                    env["OMP_WAIT_POLICY"] = policy
+                label = f"OMP_NUM_THREADS={n_threads}, OMP_WAIT_POLICY={policy}"
+                log.info("train throughput quiet and loaded: %s", label)
+                quiet = run_child(cmd, env)
+                spinner = subprocess.Popen([sys.executable, "-c", SPIN])
+                try:
+                    loaded = run_child(cmd, env)
+                finally:
+                    spinner.kill()
+                    spinner.wait()
+                results[label] = {}
+                for name in names:
+                    before, after = quiet[name]["samples_per_s"], loaded[name]["samples_per_s"]
+                    results[label][name] = {"quiet": before, "loaded": after, "ratio": round(after / before, 2)}
+    return results
+
+
+def run_child(cmd: list[str], env: dict) -> dict:
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd[:4])} failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
 PEAK_SCRIPT = """
 import json, time, numpy as np
 a = np.random.rand(2048, 2048).astype(np.float32); b = np.random.rand(2048, 2048).astype(np.float32)
@@ -275,10 +372,20 @@ def main(argv=None) -> int:
     p.add_argument("--quick", action="store_true", help="small corpus and few batches (smoke test)")
     p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results.json")
     p.add_argument("--approaches", nargs="*", help="subset of approach names (default: all six)")
+    p.add_argument("--loaded", action="store_true",
+                   help="also train throughput quiet and next to one busy single-threaded process")
+    p.add_argument("--loaded-threads", nargs="+", metavar="N",
+                   help="OMP_NUM_THREADS values to try with --loaded (default: the pipeline's)")
+    p.add_argument("--wait-policy", nargs="+", default=["default"], choices=["default", "passive", "active"],
+                   help="OMP_WAIT_POLICY values to try with --loaded (default: unset)")
     p.add_argument("--reference-worker", help=argparse.SUPPRESS)
+    p.add_argument("--train-worker", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.reference_worker:
         reference_worker(args.reference_worker)
+        return 0
+    if args.train_worker:
+        train_worker(args.train_worker)
         return 0
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     params = load_params(ROOT / "params.yaml")
@@ -300,7 +407,10 @@ def main(argv=None) -> int:
                "preprocessing": prep, "training": {}, "quick": args.quick}
     log.info("reference loop with MXNet's default threads (child process)")
     default_threads = measure_reference_default_threads(names, n_docs, n_train, word_count, warmup, size, count)
-    all_names = list(params["approaches"])
+    used = "sparse_embedding" if settings["sparse_embedding"] else "static_shapes"  # what `train` runs
+    log.info("the same models in PyTorch (child process)")
+    torch_rows = measure_pytorch(params, names, train_split, len(vocab), VARIANTS[used], warmup, size, count)
+    results["pytorch"] = {k: v for k, v in torch_rows.items() if k not in names}
     for name in names:
         approach = params["approaches"][name]
         log.info("training throughput: %s", name)
@@ -310,15 +420,17 @@ def main(argv=None) -> int:
         for variant, opts in VARIANTS.items():
             row[variant] = measure_pipeline(approach, train_split, len(vocab), settings, opts, warmup, size, count)
             gc.collect()  # free this variant's graphs before the next one allocates its own
-        used = "sparse_embedding" if settings["sparse_embedding"] else "static_shapes"  # what `train` runs
         row["pipeline"] = dict(row[used], variant=used)
         row["vs_reference"] = round(row["pipeline"]["samples_per_s"] / row["reference"]["samples_per_s"], 2)
-        position = all_names.index(name)
-        if position < len(PYTORCH_SAMPLES_PER_S):  # the six study approaches, in params.yaml order
-            row["pytorch_samples_per_s"] = PYTORCH_SAMPLES_PER_S[position]
-            row["vs_pytorch"] = round(row["pipeline"]["samples_per_s"] / PYTORCH_SAMPLES_PER_S[position], 2)
+        if name in torch_rows:
+            row["pytorch_samples_per_s"] = torch_rows[name]["samples_per_s"]
+            row["vs_pytorch"] = round(row["pipeline"]["samples_per_s"] / row["pytorch_samples_per_s"], 2)
         row["lstm_fraction_of_peak"] = round(row["pipeline"]["lstm_gflops"] / peak["gflops"], 3)
         results["training"][name] = row
+    if args.loaded:
+        threads = args.loaded_threads or [os.environ.get("OMP_NUM_THREADS", str(len(os.sched_getaffinity(0))))]
+        results["loaded"] = measure_loaded(names, train_split, len(vocab), used, warmup, size, count, threads,
+                                           args.wait_policy)
     log.info("implementation choices")
     results["choices"] = measure_choices(params, train_split, len(vocab), 5 if args.quick else 20)
     results["dvc_repro_noop"] = dvc_noop()
@@ -345,11 +457,29 @@ def render(results: dict) -> str:
                   f"{row['vs_pytorch']}x" if torch else "-", str(row["pipeline"]["lstm_gflops"]),
                   f"{100 * row['lstm_fraction_of_peak']:.0f} %"]
         lines.append("| " + " | ".join(cells) + " |")
+    skipped = results.get("pytorch", {}).get("skipped")
+    if skipped:
+        lines.append(f"PyTorch column skipped: {skipped}")
+    elif results.get("pytorch"):
+        lines.append(f"PyTorch {results['pytorch']['torch']}, {results['pytorch']['threads']} threads, "
+                     "timed in this run on the pipeline's batches")
+    lines += render_loaded(results.get("loaded"))
     lines += render_choices(results.get("choices"))
     noop = results["dvc_repro_noop"]
     lines.append("")
     lines.append(f"dvc repro with nothing to do: {noop.get('seconds', noop.get('skipped'))} s")
     return "\n".join(lines)
+
+
+def render_loaded(found: dict | None) -> list[str]:
+    if not found:
+        return []
+    lines = ["", "| train samples/s | approach | quiet | next to one busy process | loaded / quiet |",
+             "|---|---|---|---|---|"]
+    for label, rows in found.items():
+        lines += [f"| {label} | {name} | {r['quiet']:,} | {r['loaded']:,} | {r['ratio']}x |"
+                  for name, r in rows.items()]
+    return lines
 
 
 def render_choices(found: dict | None) -> list[str]:

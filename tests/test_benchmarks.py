@@ -1,16 +1,27 @@
-"""benchmarks/: the side-by-side timings run at small shapes and the FLOP count is the textbook one."""
+"""benchmarks/: the side-by-side timings run at small shapes, the FLOP count is the textbook one, the
+scaling script runs the real pipeline per size."""
 
 from __future__ import annotations
 
 import functools
+import importlib.util
+import json
+import shutil
+import sys
 
+import matplotlib.image
 import mxnet as mx
 import numpy as np
+import pytest
+import yaml
 
-from benchmarks import choices
-from benchmarks.throughput import lstm_flops, render_choices
+from benchmarks import choices, pytorch_reference
+from benchmarks import throughput as bench
+from benchmarks.corpus import make_texts
 from pipeline.model import ModelSpec, StaticShapeCopies, build_model
 from pipeline.training import make_trainer, step_on_arrays
+from tests.corpus_gen import make_corpus
+from tests.dvc_project import REPO, project_env, run, shrink_params, write_csv
 
 
 def test_kernel_choices_time_both_ways():
@@ -21,7 +32,7 @@ def test_kernel_choices_time_both_ways():
         assert found["max_pooling"][key] > 0
     for key in ("reverse_concat_pool_ms", "pool_each_direction_ms"):
         assert found["bidirectional_outputs"][key] > 0
-    lines = render_choices(found)
+    lines = bench.render_choices(found)
     assert len(lines) == 5 and all(line.startswith("|") for line in lines[1:])
 
 
@@ -43,7 +54,95 @@ def test_batch_transfer_and_weight_average_run_real_training_steps(tiny_data, se
 def test_lstm_flops_count_the_gate_gemms_forward_and_backward():
     # one layer: 4 gates x (input + hidden) x hidden multiply-adds per step and document, x2 FLOPs, x3 with backward
     uni = {"embed_len": 40, "hidden": [75], "bidirectional": False}
-    assert lstm_flops(uni, steps=25, batch=1024) == 3 * 2 * 4 * 75 * (40 + 75) * 25 * 1024
+    assert bench.lstm_flops(uni, steps=25, batch=1024) == 3 * 2 * 4 * 75 * (40 + 75) * 25 * 1024
     bi_two = {"embed_len": 40, "hidden": [75, 75], "bidirectional": True}
     per_step = 2 * (2 * 4 * 75 * (40 + 75)) + 2 * (2 * 4 * 75 * (150 + 75))  # layer 2 reads both directions
-    assert lstm_flops(bi_two, steps=1, batch=1) == 3 * per_step
+    assert bench.lstm_flops(bi_two, steps=1, batch=1) == 3 * per_step
+
+
+@pytest.mark.integration
+def test_scaling_runs_the_real_pipeline_per_size_and_reads_its_metrics(tmp_path):
+    """Two nested sizes of a tiny corpus through every stage; figures come from the runs' own files."""
+    source = tmp_path / "source"
+    source.mkdir()
+    write_csv(source / "train.csv", make_corpus(40, seed=1))
+    write_csv(source / "test.csv", make_corpus(10, seed=2))
+    params = tmp_path / "params.yaml"
+    shutil.copy(REPO / "params.yaml", params)
+    shrink_params(params)
+    baselines = list(yaml.safe_load(params.read_text()).get("baselines") or [])[:1]
+    out, work = tmp_path / "out", tmp_path / "work"
+    cmd = [sys.executable, "-m", "benchmarks.scaling", "--source", str(source), "--sizes", "160", "80",
+           "--params", str(params), "--approaches", "uni", "--out", str(out), "--work", str(work)]
+    run(cmd + (["--baselines", *baselines] if baselines else []), REPO, project_env(source))
+
+    result = json.loads((out / "scaling.json").read_text())
+    assert [r["train_documents"] for r in result["runs"]] == [80, 160]
+    for r in result["runs"]:
+        project = work / f"n{r['train_documents']}" / "project"
+        assert len((project / "data" / "raw" / "train.csv").read_text().splitlines()) == r["train_documents"]
+        assert "train@uni" in r["stages"] and "summarize" in r["stages"]
+        for stage in r["stages"].values():
+            assert stage["seconds"] > 0 and 20 < stage["peak_mb"] < 8000
+        # the train stage loads MXNet: well above dvc's own process
+        assert r["stages"]["train@uni"]["peak_mb"] > r["dvc_floor_mb"] + 50
+        eval_file = json.loads((project / "metrics" / "eval" / "uni.json").read_text())
+        assert r["accuracy"]["uni"] == eval_file["accuracy"]
+        baseline_files = sorted((project / "metrics").glob("baseline*.json")) + sorted(
+            (project / "metrics" / "baseline").glob("*.json"))
+        assert len(baseline_files) == 1 and len(r["accuracy"]) == 2
+        assert json.loads(baseline_files[0].read_text())["accuracy"] in r["accuracy"].values()
+        assert r["total_s"] >= sum(s["seconds"] for s in r["stages"].values()) - 0.1
+    assert result["projection"]["train_documents"] == 120_000
+    assert 0 <= result["projection"]["accuracy"]["uni"]["value"] <= 1
+    image = matplotlib.image.imread(out / "scaling.png")
+    assert image.ndim == 3 and image.shape[0] > 100 and image.shape[1] > 300
+    assert image.std() > 0.01  # something is drawn
+    assert "| 120,000 (projected) |" in (out / "scaling.md").read_text()
+
+
+def test_scaling_refuses_a_size_larger_than_the_source_in_one_line(tmp_path):
+    write_csv(tmp_path / "train.csv", make_corpus(5, seed=1))
+    write_csv(tmp_path / "test.csv", make_corpus(2, seed=2))
+    proc = run([sys.executable, "-m", "benchmarks.scaling", "--source", str(tmp_path), "--sizes", "10", "21",
+                "--out", str(tmp_path / "out")], REPO, project_env(tmp_path), check=False)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines()[-1].endswith(f"error: {tmp_path / 'train.csv'}: has 20 rows, "
+                                                          "--sizes asks for 21")
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.fixture(scope="module")
+def bench_split():
+    """A generated corpus with a few full 1024-document batches (the benchmark's batch size)."""
+    texts, labels = make_texts(2 * bench.BATCH + 200, vocab_size=3000)
+    _, vocab, split, _ = bench.preprocessing(texts, labels, 2 * bench.BATCH + 100)
+    return split, len(vocab)
+
+
+def test_pytorch_column_is_timed_in_this_run_or_skipped_with_how_to_install(bench_split, repo_params):
+    split, vocab_size = bench_split
+    params = {**repo_params, "approaches": {"tiny": {"max_tokens": 10, "embed_len": 8, "hidden": [8, 6],
+                                                      "bidirectional": True, "dense": [8], "dropout": 0.5}}}
+    found = bench.measure_pytorch(params, ["tiny"], split, vocab_size, bench.VARIANTS["sparse_embedding"], 0, 1, 1)
+    if importlib.util.find_spec("torch") is None:  # `make test` does not install the benchmark extra
+        assert found == {"skipped": "torch is not installed: " + pytorch_reference.INSTALL_HINT}
+        assert "requirements-bench.lock" in found["skipped"]
+    else:
+        assert found["threads"] >= 1 and found["torch"].startswith("2.")
+        assert found["tiny"]["samples_per_s"] > 0
+        import torch  # max pooling reads the valid steps only: more padding changes nothing
+
+        net = pytorch_reference.build(50, {"embed_len": 4, "hidden": [5], "bidirectional": False, "dense": []})
+        net.eval()
+        short, padded = torch.tensor([[3, 4, 5, 1]]), torch.tensor([[3, 4, 5, 1, 1, 1, 1, 1]])
+        assert torch.allclose(net(short, torch.tensor([3])), net(padded, torch.tensor([3])))
+
+
+def test_loaded_throughput_runs_quiet_then_next_to_a_busy_process(bench_split):
+    split, vocab_size = bench_split
+    found = bench.measure_loaded(["lstm_25"], split, vocab_size, "sparse_embedding", 0, 1, 1, ["1"], ["passive"])
+    row = found["OMP_NUM_THREADS=1, OMP_WAIT_POLICY=passive"]["lstm_25"]
+    assert row["quiet"] > 0 and row["loaded"] > 0
+    assert row["ratio"] == round(row["loaded"] / row["quiet"], 2)
+    assert bench.render_loaded(found)[-1].startswith("| OMP_NUM_THREADS=1, OMP_WAIT_POLICY=passive | lstm_25 |")

@@ -1,0 +1,123 @@
+"""The six approaches written plainly in PyTorch, timed on the very batches the pipeline trains on.
+
+Embedding -> ``nn.LSTM`` (one multi-layer module when the layer sizes are equal, otherwise one module
+per layer; bidirectional as the approach says) -> max pooling over the valid steps -> dense ReLU
+layers -> output; dropout where the approach has it, Adam (lr 0.001), dense embedding gradients,
+softmax cross-entropy. The LSTM reads every padded step, as the pipeline's does.
+
+Run by ``benchmarks.throughput`` in a child process (``--worker JSON``), so that torch and MXNet never
+share a process and torch gets the pipeline's thread count. Needs the optional benchmark extra:
+``make bench`` or ``.venv/bin/pip install -r requirements-bench.lock`` (CPU torch).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import time
+
+import numpy as np
+
+INSTALL_HINT = "`make bench` or `.venv/bin/pip install -r requirements-bench.lock` installs CPU torch"
+
+
+def available() -> bool:
+    return importlib.util.find_spec("torch") is not None
+
+
+def build(vocab_size: int, approach: dict, num_classes: int = 4):
+    import torch
+    from torch import nn
+
+    class Model(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            hidden, bi = approach["hidden"], approach["bidirectional"]
+            directions = 2 if bi else 1
+            self.embedding = nn.Embedding(vocab_size, approach["embed_len"])
+            self.embed_dropout = nn.Dropout(approach.get("embed_dropout") or 0.0)
+            if len(set(hidden)) == 1:
+                self.lstms = nn.ModuleList([nn.LSTM(approach["embed_len"], hidden[0], num_layers=len(hidden),
+                                                    batch_first=True, bidirectional=bi)])
+            else:
+                inputs = [approach["embed_len"]] + [h * directions for h in hidden[:-1]]
+                self.lstms = nn.ModuleList([nn.LSTM(i, h, batch_first=True, bidirectional=bi)
+                                            for i, h in zip(inputs, hidden, strict=True)])
+            layers: list[nn.Module] = []
+            width = hidden[-1] * directions
+            for units in approach["dense"]:
+                layers += [nn.Dropout(approach.get("dropout") or 0.0), nn.Linear(width, units), nn.ReLU()]
+                width = units
+            layers += [nn.Dropout(approach.get("dropout") or 0.0), nn.Linear(width, num_classes)]
+            self.head = nn.Sequential(*layers)
+
+        def forward(self, tokens, lengths):
+            out = self.embed_dropout(self.embedding(tokens))
+            for lstm in self.lstms:
+                out, _ = lstm(out)
+            valid = torch.arange(out.shape[1])[None, :] < lengths[:, None]
+            pooled = out.masked_fill(~valid[:, :, None], float("-inf")).amax(dim=1)
+            return self.head(pooled)
+
+    torch.manual_seed(0)
+    return Model()
+
+
+def time_training(approach: dict, vocab_size: int, batches: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
+                  untimed: int, size: int, count: int) -> dict:
+    """Samples/s (median of ``count`` windows of ``size`` batches) after ``untimed`` warm-up batches."""
+    import torch
+
+    net = build(vocab_size, approach)
+    net.train()
+    optimizer = torch.optim.Adam(net.parameters(), lr=0.001)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    tensors = [(torch.from_numpy(t).long(), torch.from_numpy(n).long(), torch.from_numpy(y).long())
+               for t, n, y in batches]
+
+    def step(batch) -> None:
+        tokens, lengths, labels = batch
+        optimizer.zero_grad()
+        loss_fn(net(tokens, lengths), labels).backward()
+        optimizer.step()
+
+    it = iter(tensors)
+    for _ in range(untimed):
+        step(next(it))
+    times = []
+    for _ in range(count):
+        started = time.perf_counter()
+        for _ in range(size):
+            step(next(it))
+        times.append(time.perf_counter() - started)
+    return {"samples_per_s": round(size * len(batches[0][0]) / float(np.median(times)))}
+
+
+def worker(spec: str) -> None:
+    """``spec``: JSON with ``threads`` and ``jobs`` (name, approach, vocab_size, npz, untimed, size, count)."""
+    import torch
+
+    opts = json.loads(spec)
+    torch.set_num_threads(int(opts["threads"]))
+    result: dict = {"torch": torch.__version__, "threads": torch.get_num_threads()}
+    for job in opts["jobs"]:
+        with np.load(job["npz"]) as data:
+            batches = [(data[f"tokens_{i}"], data[f"lengths_{i}"], data[f"labels_{i}"])
+                       for i in range(int(data["count"]))]
+        result[job["name"]] = time_training(job["approach"], job["vocab_size"], batches, job["untimed"],
+                                            job["size"], job["count"])
+    print(json.dumps(result))
+
+
+def save_batches(path, batches: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> None:
+    arrays = {"count": np.array(len(batches))}
+    for i, (tokens, lengths, labels) in enumerate(batches):
+        arrays.update({f"tokens_{i}": tokens, f"lengths_{i}": lengths, f"labels_{i}": labels})
+    np.savez(path, **arrays)
+
+
+if __name__ == "__main__":
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--worker", required=True, help="JSON job description (written by benchmarks.throughput)")
+    worker(p.parse_args().worker)
