@@ -1,4 +1,9 @@
-"""Checkpoints: Gluon ``.params`` weights plus a JSON spec of the architecture and preprocessing."""
+"""Checkpoints: Gluon ``.params`` weights plus a JSON spec of the architecture and preprocessing.
+
+A checkpoint is a folder whose two files change as one (:func:`pipeline.fileio.atomic_dir`), and the spec
+records the SHA-256 of the weights and of the vocabulary they were trained with: a weights file beside a
+spec of another training run, or a vocabulary that is not the one trained with, is refused on loading.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import mxnet as mx
+import numpy as np
 
 from pipeline import paths
 from pipeline.cli import one_line
-from pipeline.fileio import atomic_path, read_json, write_json
+from pipeline.fileio import OutputError, atomic_dir, read_json, sha256_file, write_json
 from pipeline.model import LSTMClassifier, ModelSpec, build_model
 from pipeline.params import train_settings
 
@@ -23,11 +29,18 @@ class CheckpointError(ValueError):
 
 
 def save_checkpoint(net: LSTMClassifier, spec: dict, directory: str | Path) -> None:
-    """Write weights then spec, each atomically; the spec records how to rebuild and feed the model."""
+    """Write weights and spec into a new folder and swap it in for ``directory`` as one unit.
+
+    The spec records how to rebuild and feed the model, and the SHA-256 of the weights written with it.
+    """
     directory = Path(directory)
-    with atomic_path(directory / PARAMS_FILE) as tmp:
-        net.save_parameters(str(tmp))
-    write_json(directory / SPEC_FILE, spec)
+    with atomic_dir(directory) as tmp:
+        try:
+            net.save_parameters(str(tmp / PARAMS_FILE))
+        except mx.base.MXNetError as exc:  # MXNet's C++ stream names neither the file nor the reason
+            raise OutputError(f"cannot write {directory / PARAMS_FILE}: {one_line(exc)} (is the disk full?); "
+                          "the previous checkpoint is kept") from None
+        write_json(tmp / SPEC_FILE, {**spec, "weights_sha256": sha256_file(tmp / PARAMS_FILE)})
 
 
 def _retrain(directory: Path) -> str:
@@ -48,13 +61,44 @@ def _check_spec_shape(spec: Any, spec_path: Path, directory: Path) -> None:
             if not isinstance(prep.get(key), kind) or (kind is int and isinstance(prep.get(key), bool)):
                 problem = f"preprocessing.{key} = {prep.get(key)!r}, expected {kind.__name__}"
                 break
+    if problem is None:
+        problem = _check_spec_values(spec)
     if problem:
         raise CheckpointError(f"{spec_path}: not a checkpoint spec written by the train stage ({problem}); "
                               f"{_retrain(directory)}")
 
 
-def load_checkpoint(directory: str | Path, vocab_size: int, ctx: mx.Context) -> tuple[LSTMClassifier, dict]:
-    """Rebuild the model from its spec and load its weights; refuse a vocabulary that does not fit."""
+def _check_spec_values(spec: dict) -> str | None:
+    """What the shapes alone do not catch: values that would make predictions silently wrong."""
+    prep, model = spec["preprocessing"], spec["model"]
+    if prep["max_tokens"] < 1:
+        return f"preprocessing.max_tokens = {prep['max_tokens']}, expected an integer >= 1"
+    if not isinstance(spec.get("weights_sha256"), str):
+        return "'weights_sha256' is missing: written by an older version"
+    names = spec.get("class_names")
+    if names is not None:
+        if not (isinstance(names, list) and all(isinstance(n, str) and n.strip() for n in names)):
+            return f"class_names = {short_repr(names)}, expected a list of non-empty strings"
+        if len(set(names)) != len(names):
+            return f"class_names = {short_repr(names)} names a class twice"
+        if len(names) != model.get("num_classes", 4):
+            return (f"class_names has {len(names)} names but the model has {model.get('num_classes', 4)} "
+                    "outputs")
+    return None
+
+
+def short_repr(value: Any, limit: int = 80) -> str:
+    from pipeline.params import short_repr as shorten
+    return shorten(value, limit)
+
+
+def load_checkpoint(directory: str | Path, vocab_size: int, ctx: mx.Context,
+                    vocab_sha256: str | None = None) -> tuple[LSTMClassifier, dict]:
+    """Rebuild the model from its spec and load its weights; refuse a vocabulary that does not fit.
+
+    ``vocab_sha256`` (:func:`pipeline.vocab.fingerprint`): the vocabulary must be the one the model was
+    trained with, not only of the same size.
+    """
     directory = Path(directory)
     params_path, spec_path = directory / PARAMS_FILE, directory / SPEC_FILE
     for path in (params_path, spec_path):
@@ -68,6 +112,16 @@ def load_checkpoint(directory: str | Path, vocab_size: int, ctx: mx.Context) -> 
         raise CheckpointError(f"{spec_path}: the checkpoint was trained with a vocabulary of "
                               f"{model.get('vocab_size')} entries, the current vocabulary has "
                               f"{vocab_size}; {_retrain(directory)}")
+    recorded_vocab = spec["preprocessing"].get("vocab_sha256")
+    if vocab_sha256 is not None and recorded_vocab != vocab_sha256:
+        raise CheckpointError(f"{spec_path}: the checkpoint was trained with another vocabulary than the current "
+                              f"one (SHA-256 {str(recorded_vocab)[:12]}... in the spec, {vocab_sha256[:12]}... now: "
+                              f"same size, different words or order); {_retrain(directory)}")
+    actual = sha256_file(params_path)
+    if actual != spec["weights_sha256"]:
+        raise CheckpointError(f"{params_path}: the weights file is not the one {spec_path} was written with "
+                              f"(SHA-256 {actual[:12]}..., the spec records {spec['weights_sha256'][:12]}...): "
+                              f"truncated, corrupt or from another training run; {_retrain(directory)}")
     try:
         net = build_model(ModelSpec(**model), ctx)
     except Exception as exc:  # unknown keys (TypeError) or values MXNet refuses
@@ -78,6 +132,11 @@ def load_checkpoint(directory: str | Path, vocab_size: int, ctx: mx.Context) -> 
     except Exception as exc:  # MXNetError on a truncated file, AssertionError on a shape mismatch
         raise CheckpointError(f"{params_path}: weights do not match {spec_path} or the file is truncated "
                               f"({one_line(exc)}); {_retrain(directory)}") from None
+    for name, param in net.collect_params().items():
+        if not np.isfinite(param.data().asnumpy()).all():
+            short = name.split("_", 1)[-1]  # without the per-process block prefix
+            raise CheckpointError(f"{params_path}: weight {short} holds NaN or infinite values (training "
+                                  f"diverged?); {_retrain(directory)}")
     return net, spec
 
 
@@ -123,8 +182,10 @@ def _differs(a: Any, b: Any) -> bool:
 
 def load_for_approach(name: str, params: dict, vocab, ctx: mx.Context) -> tuple[LSTMClassifier, dict]:
     """Load approach ``name``'s checkpoint, refusing one that does not fit ``vocab`` or params.yaml."""
+    from pipeline.vocab import fingerprint
+
     directory = paths.model_dir(name)
-    net, spec = load_checkpoint(directory, len(vocab), ctx)
+    net, spec = load_checkpoint(directory, len(vocab), ctx, fingerprint(vocab))
     check_matches_params(spec, params["approaches"][name], params["vocab"]["lowercase"],
                          vocab.token_to_idx[vocab.padding_token], directory, train_settings(params, name))
     return net, spec

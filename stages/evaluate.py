@@ -20,13 +20,15 @@ def main(args, params) -> None:
     predicted = predict_logits(net, test, prep["max_tokens"], prep["pad_id"], ctx).argmax(axis=1)
 
     from pipeline.evaluation import classification_metrics, plot_confusion, write_predictions
-    from pipeline.fileio import write_json
+    from pipeline.fileio import atomic_paths, write_json
 
-    write_json(paths.METRICS / "eval" / f"{name}.json",
-               classification_metrics(test.labels, predicted, CLASS_NAMES))
-    write_predictions(paths.PLOTS / "predictions" / f"{name}.csv", test.labels, predicted, CLASS_NAMES)
-    plot_confusion(paths.PLOTS / "confusion" / f"{name}.png", test.labels, predicted, CLASS_NAMES,
-                   title=f"{name}: normalised confusion matrix")
+    outputs = [paths.METRICS / "eval" / f"{name}.json", paths.PLOTS / "predictions" / f"{name}.csv",
+               paths.PLOTS / "confusion" / f"{name}.png"]
+    # All three are renamed into place together, after each is complete: never new metrics beside an old PNG.
+    with atomic_paths(outputs) as (metrics, predictions, picture):
+        write_json(metrics, classification_metrics(test.labels, predicted, CLASS_NAMES))
+        write_predictions(predictions, test.labels, predicted, CLASS_NAMES)
+        plot_confusion(picture, test.labels, predicted, CLASS_NAMES, title=f"{name}: normalised confusion matrix")
 
 
 if __name__ == "__main__":

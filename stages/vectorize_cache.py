@@ -4,7 +4,7 @@ import numpy as np
 
 from pipeline import cli, paths
 from pipeline.cache import save_split, stratified_split, vectorize
-from pipeline.corpus import label_counts, read_raw_split
+from pipeline.corpus import check_classes, label_counts, read_raw_split
 from pipeline.fileio import atomic_paths, write_json
 from pipeline.tokenize import tokenize_all
 from pipeline.vocab import load_vocab
@@ -24,6 +24,7 @@ def main(args, params) -> None:
     lowercase = params["vocab"]["lowercase"]
     corpora = {name: read_raw_split(name)
                for name in ("train", "test")}
+    check_classes(corpora["train"], paths.RAW / "train.csv")
     fraction = params["data"]["val_fraction"]
     train_idx, val_idx = stratified_split(corpora["train"].labels, fraction, params["seed"])
     if len(val_idx) == 0 or len(train_idx) == 0:
