@@ -45,7 +45,10 @@ def repro(root: Path, env: dict, *args: str) -> list[str]:
     cmd = ["dvc", *args] if args and args[0] == "exp" else ["dvc", "repro", *args]
     ran = stages_run(run(cmd, root, env).stdout)
     assert len(ran) == len(set(ran)), f"a stage ran twice: {ran}"
-    return ran
+    # `download` runs every time (DVC cannot see $AGNEWS_SOURCE or the files behind it, so the stage
+    # checks them); left out here: when it keeps its data, as in these tests, nothing downstream reruns.
+    assert ran[:1] == ["download"], ran
+    return ran[1:]
 
 
 def edit_params(root: Path, change) -> None:
@@ -72,7 +75,7 @@ def test_repro_reruns_exactly_what_an_edit_touches(workspace):
     root, env = workspace
     # After a full `dvc repro`, a second one has nothing to do.
     assert repro(root, env) == []
-    assert "Data and pipelines are up to date" in run(["dvc", "status"], root, env).stdout
+    assert run(["dvc", "status"], root, env).stdout == "download:\n\talways changed\n"
 
     # One approach edited: its train and evaluate, explain and summarize; nothing upstream, no other approach.
     edit_params(root, lambda p: p["approaches"]["uni"].update(hidden=[12]))
