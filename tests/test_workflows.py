@@ -13,6 +13,7 @@ import io
 import json
 import re
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -235,6 +236,14 @@ def test_predict_command(dvc_project, tmp_path):
     write_csv(news, rows)
     out = predict(root, env, "--approach", "uni", "--csv", str(news)).stdout
     check_rows([json.loads(line) for line in out.splitlines()], [f"{t} {d}" for _, t, d in rows])
+
+    # The same CSV through a pipe (`--csv /dev/stdin`); undecodable bytes on stdin are refused (issue 11).
+    out = predict(root, env, "--approach", "uni", "--csv", "/dev/stdin", stdin=news.read_text()).stdout
+    check_rows([json.loads(line) for line in out.splitlines()], [f"{t} {d}" for _, t, d in rows])
+    proc = subprocess.run([sys.executable, "-m", "pipeline.predict", "--approach", "uni"], cwd=root, env=env,
+                          input=b"fine\nbad \xff byte\n", capture_output=True, timeout=300)
+    assert proc.returncode == 2 and proc.stdout == b""
+    assert proc.stderr == b"error: stdin line 2: bytes b'\\xff' are not valid UTF-8; give UTF-8 text\n"
 
     # Only the checkpoint, its spec and the vocabulary are needed: no params.yaml, no caches, no DVC.
     bare = tmp_path / "bare"
