@@ -37,9 +37,9 @@ def save_checkpoint(net: LSTMClassifier, spec: dict, directory: str | Path) -> N
     with atomic_dir(directory) as tmp:
         try:
             net.save_parameters(str(tmp / PARAMS_FILE))
-        except mx.base.MXNetError as exc:  # MXNet's C++ stream names neither the file nor the reason
-            raise OutputError(f"cannot write {directory / PARAMS_FILE}: {one_line(exc)} (is the disk full?); "
-                          "the previous checkpoint is kept") from None
+        except mx.base.MXNetError:  # MXNet's C++ stream ("FileStream.Write incomplete") names no file or reason
+            raise OutputError(f"cannot write {directory / PARAMS_FILE}: the write was incomplete (is the disk "
+                              "full?); the previous checkpoint is kept") from None
         write_json(tmp / SPEC_FILE, {**spec, "weights_sha256": sha256_file(tmp / PARAMS_FILE)})
 
 
