@@ -201,3 +201,33 @@ def test_a_folder_named_train_csv_is_called_a_folder(project, tmp_path):
     before = snapshot(project)
     assert_refused(run_stage(project, "explain"), "data/raw/test.csv: is a folder, expected a CSV file")
     assert_untouched(project, before)
+
+
+# --- what `persist: true` asks of the stages, and the data.source parameter ---------------------------
+
+def test_explain_removes_explanations_it_no_longer_writes(project):
+    """DVC keeps explain's folders across runs now; explanations of a removed approach or document go."""
+    stale = [project / "data/explain/gone_doc9.html", project / "plots/explain/gone_doc9.png",
+             project / "reports/explain/gone_doc9.json"]
+    for path in stale:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("from an earlier configuration\n")
+    assert_ok(run_stage(project, "explain"))
+    assert not any(path.exists() for path in stale)
+    assert sorted(p.name for p in (project / "reports/explain").iterdir()) == [f"{APPROACH}_doc3.json"]
+
+
+def test_data_source_parameter_and_its_override(project, tmp_path):
+    """params.yaml data.source names a folder; $AGNEWS_SOURCE, when set, wins; metrics/data.json records
+    the source as given."""
+    source = tmp_path / "from_params"
+    write_agnews_csv(source / "train.csv", GOOD_ROWS)
+    write_agnews_csv(source / "test.csv", GOOD_ROWS[:4])
+    edit_params(project, lambda p: p["data"].update(source=str(source)))
+    assert_ok(run_stage(project, "download"))  # stage_env() has no AGNEWS_SOURCE
+    data = json.loads((project / "metrics/data.json").read_text())
+    assert data["origin"] == str(source) and data["train"]["rows"] == len(GOOD_ROWS)
+    before = snapshot(project)
+    proc = run_stage(project, "download", stage_env(tmp_path / "nowhere"))
+    assert_refused(proc, f"{tmp_path / 'nowhere'}: no such folder")
+    assert_untouched(project, before)
