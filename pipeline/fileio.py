@@ -209,8 +209,8 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
             for child in tmp.iterdir():
                 _fsync_file(child)
         except OSError as exc:
-            if _about_writing(exc, [str(tmp)]):
-                raise _cannot_write(target, exc) from None
+            if _about_writing(exc, [str(tmp)]):  # name the file in the folder when the error does
+                raise _cannot_write(Path(exc.filename) if exc.filename else target, exc) from None
             raise
         try:
             if not target.exists():
