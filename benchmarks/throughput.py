@@ -347,12 +347,14 @@ def dvc_noop() -> dict:
     if dvc is None:
         return {"skipped": "dvc not on PATH"}
     status = subprocess.run([dvc, "status", "--json"], cwd=ROOT, capture_output=True, text=True)
-    if status.returncode != 0 or json.loads(status.stdout or "{}"):
+    # `download` is always_changed (it checks a source DVC cannot see) and runs every time; it counts.
+    if status.returncode != 0 or json.loads(status.stdout or "{}") not in ({}, {"download": ["always changed"]}):
         return {"skipped": "the pipeline is not up to date here (run `dvc repro` first)"}
     times = []
     for _ in range(3):
         seconds, proc = timed(subprocess.run, [dvc, "repro"], cwd=ROOT, capture_output=True, text=True)
-        if "Running stage" in proc.stdout:
+        if [line for line in proc.stdout.splitlines()
+                if line.startswith("Running stage") and not line.startswith("Running stage 'download'")]:
             return {"skipped": "dvc repro ran a stage"}
         times.append(seconds)
     return {"seconds": round(float(np.median(times)), 2)}

@@ -1,4 +1,9 @@
-"""Checkpoints: Gluon ``.params`` weights plus a JSON spec of the architecture and preprocessing."""
+"""Checkpoints: Gluon ``.params`` weights plus a JSON spec of the architecture and preprocessing.
+
+A checkpoint is a folder whose two files change as one (:func:`pipeline.fileio.atomic_dir`), and the spec
+records the SHA-256 of the weights and of the vocabulary they were trained with: a weights file beside a
+spec of another training run, or a vocabulary that is not the one trained with, is refused on loading.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import mxnet as mx
+import numpy as np
 
 from pipeline import paths
 from pipeline.cli import one_line
-from pipeline.fileio import atomic_path, read_json, write_json
+from pipeline.fileio import OutputError, atomic_dir, read_json, sha256_file, write_json
 from pipeline.model import LSTMClassifier, ModelSpec, build_model
 from pipeline.params import train_settings
 
@@ -28,28 +34,42 @@ def seed_params_file(seed: int) -> str:
     return f"seed-{seed}.params"
 
 
+def _save_weights(net: LSTMClassifier, path: Path, shown: Path) -> str:
+    try:
+        net.save_parameters(str(path))
+    except mx.base.MXNetError:  # MXNet's C++ stream ("FileStream.Write incomplete") names no file or reason
+        raise OutputError(f"cannot write {shown}: the write was incomplete (is the disk "
+                          "full?); the previous checkpoint is kept") from None
+    return sha256_file(path)
+
+
 def save_checkpoint(net: LSTMClassifier, spec: dict, directory: str | Path,
                     extra_seeds: dict[int, LSTMClassifier] | None = None) -> None:
-    """Write weights then spec, each atomically; the spec records how to rebuild and feed the model.
+    """Write weights and spec into a new folder and swap it in for ``directory`` as one unit.
 
-    ``extra_seeds`` are the same architecture trained from other seeds (for the seed-to-seed spread);
-    only their weights are stored, and the spec lists every seed, the main checkpoint's first.
+    The spec records how to rebuild and feed the model, and the SHA-256 of the weights written with it.
+    ``extra_seeds`` are the same architecture trained from other seeds (for the seed-to-seed spread):
+    only their weights are stored, each with its SHA-256 in the spec.
     """
     directory = Path(directory)
-    extra_seeds = extra_seeds or {}
-    for seed, other in extra_seeds.items():
-        with atomic_path(directory / seed_params_file(seed)) as tmp:
-            other.save_parameters(str(tmp))
-    with atomic_path(directory / PARAMS_FILE) as tmp:
-        net.save_parameters(str(tmp))
-    write_json(directory / SPEC_FILE, spec)
+    with atomic_dir(directory) as tmp:
+        seed_hashes = {str(seed): _save_weights(other, tmp / seed_params_file(seed), directory / seed_params_file(seed))
+                       for seed, other in (extra_seeds or {}).items()}
+        weights = _save_weights(net, tmp / PARAMS_FILE, directory / PARAMS_FILE)
+        write_json(tmp / SPEC_FILE, {**spec, "weights_sha256": weights,
+                                     **({"seed_weights_sha256": seed_hashes} if seed_hashes else {})})
 
 
 def load_seed_weights(net: LSTMClassifier, spec: dict, directory: str | Path, ctx: mx.Context) -> Iterator[int]:
     """Load each extra seed's weights into ``net`` in turn, yielding the seed (the spec's ``seeds[1:]``)."""
     directory = Path(directory)
+    hashes = spec.get("seed_weights_sha256") or {}
     for seed in spec.get("seeds", [])[1:]:
         path = directory / seed_params_file(seed)
+        if path.is_file() and hashes.get(str(seed)) != sha256_file(path):
+            raise CheckpointError(f"{path}: not the weights {directory / SPEC_FILE} was written with (SHA-256 "
+                                  "differs); truncated, corrupt or from another training run; "
+                                  f"{_retrain(directory)}")
         try:
             net.load_parameters(str(path), ctx=ctx)
         except Exception as exc:  # a missing, truncated or mismatched file
@@ -76,13 +96,44 @@ def _check_spec_shape(spec: Any, spec_path: Path, directory: Path) -> None:
             if not isinstance(prep.get(key), kind) or (kind is int and isinstance(prep.get(key), bool)):
                 problem = f"preprocessing.{key} = {prep.get(key)!r}, expected {kind.__name__}"
                 break
+    if problem is None:
+        problem = _check_spec_values(spec)
     if problem:
         raise CheckpointError(f"{spec_path}: not a checkpoint spec written by the train stage ({problem}); "
                               f"{_retrain(directory)}")
 
 
-def load_checkpoint(directory: str | Path, vocab_size: int, ctx: mx.Context) -> tuple[LSTMClassifier, dict]:
-    """Rebuild the model from its spec and load its weights; refuse a vocabulary that does not fit."""
+def _check_spec_values(spec: dict) -> str | None:
+    """What the shapes alone do not catch: values that would make predictions silently wrong."""
+    prep, model = spec["preprocessing"], spec["model"]
+    if prep["max_tokens"] < 1:
+        return f"preprocessing.max_tokens = {prep['max_tokens']}, expected an integer >= 1"
+    if not isinstance(spec.get("weights_sha256"), str):
+        return "'weights_sha256' is missing: written by an older version"
+    names = spec.get("class_names")
+    if names is not None:
+        if not (isinstance(names, list) and all(isinstance(n, str) and n.strip() for n in names)):
+            return f"class_names = {short_repr(names)}, expected a list of non-empty strings"
+        if len(set(names)) != len(names):
+            return f"class_names = {short_repr(names)} names a class twice"
+        if len(names) != model.get("num_classes", 4):
+            return (f"class_names has {len(names)} names but the model has {model.get('num_classes', 4)} "
+                    "outputs")
+    return None
+
+
+def short_repr(value: Any, limit: int = 80) -> str:
+    from pipeline.params import short_repr as shorten
+    return shorten(value, limit)
+
+
+def load_checkpoint(directory: str | Path, vocab_size: int, ctx: mx.Context,
+                    vocab_sha256: str | None = None) -> tuple[LSTMClassifier, dict]:
+    """Rebuild the model from its spec and load its weights; refuse a vocabulary that does not fit.
+
+    ``vocab_sha256`` (:func:`pipeline.vocab.fingerprint`): the vocabulary must be the one the model was
+    trained with, not only of the same size.
+    """
     directory = Path(directory)
     params_path, spec_path = directory / PARAMS_FILE, directory / SPEC_FILE
     for path in (params_path, spec_path):
@@ -96,6 +147,16 @@ def load_checkpoint(directory: str | Path, vocab_size: int, ctx: mx.Context) -> 
         raise CheckpointError(f"{spec_path}: the checkpoint was trained with a vocabulary of "
                               f"{model.get('vocab_size')} entries, the current vocabulary has "
                               f"{vocab_size}; {_retrain(directory)}")
+    recorded_vocab = spec["preprocessing"].get("vocab_sha256")
+    if vocab_sha256 is not None and recorded_vocab != vocab_sha256:
+        raise CheckpointError(f"{spec_path}: the checkpoint was trained with another vocabulary than the current "
+                              f"one (SHA-256 {str(recorded_vocab)[:12]}... in the spec, {vocab_sha256[:12]}... now: "
+                              f"same size, different words or order); {_retrain(directory)}")
+    actual = sha256_file(params_path)
+    if actual != spec["weights_sha256"]:
+        raise CheckpointError(f"{params_path}: the weights file is not the one {spec_path} was written with "
+                              f"(SHA-256 {actual[:12]}..., the spec records {spec['weights_sha256'][:12]}...): "
+                              f"truncated, corrupt or from another training run; {_retrain(directory)}")
     try:
         net = build_model(ModelSpec(**model), ctx)
     except Exception as exc:  # unknown keys (TypeError) or values MXNet refuses
@@ -106,6 +167,11 @@ def load_checkpoint(directory: str | Path, vocab_size: int, ctx: mx.Context) -> 
     except Exception as exc:  # MXNetError on a truncated file, AssertionError on a shape mismatch
         raise CheckpointError(f"{params_path}: weights do not match {spec_path} or the file is truncated "
                               f"({one_line(exc)}); {_retrain(directory)}") from None
+    for name, param in net.collect_params().items():
+        if not np.isfinite(param.data().asnumpy()).all():
+            short = name.split("_", 1)[-1]  # without the per-process block prefix
+            raise CheckpointError(f"{params_path}: weight {short} holds NaN or infinite values (training "
+                                  f"diverged?); {_retrain(directory)}")
     return net, spec
 
 
@@ -151,8 +217,10 @@ def _differs(a: Any, b: Any) -> bool:
 
 def load_for_approach(name: str, params: dict, vocab, ctx: mx.Context) -> tuple[LSTMClassifier, dict]:
     """Load approach ``name``'s checkpoint, refusing one that does not fit ``vocab`` or params.yaml."""
+    from pipeline.vocab import fingerprint
+
     directory = paths.model_dir(name)
-    net, spec = load_checkpoint(directory, len(vocab), ctx)
+    net, spec = load_checkpoint(directory, len(vocab), ctx, fingerprint(vocab))
     check_matches_params(spec, params["approaches"][name], params["vocab"]["lowercase"],
                          vocab.token_to_idx[vocab.padding_token], directory, train_settings(params, name))
     return net, spec

@@ -2,8 +2,10 @@
 
 A stage refuses bad input with one line on stderr, ``error: <what is wrong and what was expected>``,
 and exit code 2; an interrupted stage (Ctrl-C, SIGTERM) says so and exits 130 or 143. In every case
-each output still holds its previous version or its complete new one (``pipeline.fileio``), and the
-partial files of an earlier run that was killed outright are removed when the next stage starts.
+each output still holds its previous version or its complete new one (``pipeline.fileio``; under
+`dvc repro` too, as dvc.yaml marks every output ``persist: true`` so that DVC does not delete them before
+the stage runs), and the partial files of an earlier run that was killed outright are removed when the
+next stage starts. An interrupted stage names the command that brings back its last committed outputs.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+import yaml
 
 from pipeline import params as params_module
 from pipeline import paths
@@ -63,6 +67,46 @@ def one_line(exc: BaseException) -> str:
     return " ".join(lines)
 
 
+def stage_name(approach: str | None = None) -> str:
+    """The DVC stage this process runs: the script's name (stages/<stage>.py), ``@<approach>`` for foreach stages."""
+    stage = Path(sys.argv[0]).stem
+    return f"{stage}@{approach}" if approach else stage
+
+
+def stage_outputs(stage: str, dvc_yaml: str | Path = "dvc.yaml") -> tuple[list[str], list[str]]:
+    """``(cached, git-tracked)`` outputs dvc.yaml declares for ``stage``; empty when it cannot be read."""
+    name, _, key = stage.partition("@")
+    try:
+        spec = yaml.safe_load(Path(dvc_yaml).read_text(encoding="utf-8"))["stages"][name]
+        spec = spec.get("do", spec)
+        entries = [e for section in ("outs", "metrics", "plots") for e in spec.get(section) or []]
+    except (OSError, yaml.YAMLError, KeyError, TypeError, AttributeError):
+        return [], []
+    cached, tracked = [], []
+    for entry in entries:
+        path, opts = next(iter(entry.items())) if isinstance(entry, dict) else (entry, {})
+        path = str(path).replace("${key}", key)
+        (cached if (opts or {}).get("cache", True) else tracked).append(path)
+    return cached, tracked
+
+
+def restore_command(stage: str, dvc_yaml: str | Path = "dvc.yaml") -> str:
+    """The command that brings back ``stage``'s last committed outputs: git for metrics and plots, DVC's cache
+    for the rest (the versions dvc.lock records)."""
+    cached, tracked = stage_outputs(stage, dvc_yaml)
+    parts = []
+    if tracked:
+        parts.append("git checkout HEAD -- " + " ".join(tracked))
+    if cached or not tracked:
+        parts.append(f"dvc checkout {stage}")
+    return " && ".join(parts)
+
+
+def _kept(stage: str) -> str:
+    return (f"each output of {stage} holds its previous or its complete new version, no partial files; "
+            f"to bring back its last committed outputs: `{restore_command(stage)}`")
+
+
 def _on_sigterm(signum, frame):
     raise Terminated()
 
@@ -100,11 +144,10 @@ def run(main: Callable[[argparse.Namespace, dict], None], args: argparse.Namespa
         main(args, params)
         _log_cost(main, args, time.perf_counter() - started)
     except KeyboardInterrupt:
-        log.error("interrupted; outputs hold their previous or their complete new version, no partial files")
+        log.error("interrupted; %s", _kept(stage_name(getattr(args, "approach", None))))
         sys.exit(EXIT_INTERRUPTED)
     except Terminated:
-        log.error("terminated (SIGTERM); outputs hold their previous or their complete new version, "
-                  "no partial files")
+        log.error("terminated (SIGTERM); %s", _kept(stage_name(getattr(args, "approach", None))))
         sys.exit(EXIT_TERMINATED)
     except (ValueError, OSError, RuntimeError) as exc:
         log.error("%s", one_line(exc))

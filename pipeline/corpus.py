@@ -28,6 +28,30 @@ class Corpus:
         return len(self.texts)
 
 
+# A description may be megabytes long (the csv module's default limit is 128 KiB per field, and its error
+# for a longer one would be reported as a malformed file).
+csv.field_size_limit(2**31 - 1)
+
+
+def missing_file(path: Path, shown: str | Path, hint: str = "") -> CorpusError | None:
+    """The error for a CSV path that cannot be read as a file, or None (a pipe such as /dev/stdin is read)."""
+    if path.is_dir():
+        return CorpusError(f"{shown}: is a folder, expected a CSV file")
+    if not path.exists():
+        return CorpusError(f"{shown}: file not found{hint}")
+    return None
+
+
+def check_classes(corpus: Corpus, shown: str | Path) -> None:
+    """A training split needs documents of at least two classes (a classifier of one class learns nothing,
+    and scikit-learn refuses it only after every LSTM has trained)."""
+    present = sorted({int(label) for label in corpus.labels})
+    if len(present) < 2:
+        found = ", ".join(f"{CLASS_NAMES[c]} (label {c + 1})" for c in present) or "none"
+        raise CorpusError(f"{shown}: every row has the same class ({found}); a training split needs rows of "
+                          f"at least two of the {NUM_CLASSES} classes")
+
+
 def _decode(raw: bytes, path: str | Path) -> str:
     try:
         return raw.decode("utf-8")
@@ -45,21 +69,24 @@ def _csv_problem(exc: csv.Error) -> str:
     if "expected after" in text:
         return (f"malformed CSV ({text}): a stray quote inside a field, or a quote left open; inner "
                 "quotes must be doubled (\"\")")
-    return f"malformed CSV ({text}); is a quote left open?"
+    return f"malformed CSV ({text})"
 
 
-def read_corpus(path: str | Path, name: str | Path | None = None, missing_hint: str = "") -> Corpus:
+def read_corpus(path: str | Path, name: str | Path | None = None, missing_hint: str = "",
+                raw: bytes | None = None) -> Corpus:
     """Parse one split; refuse anything that is not a well-formed AG News row.
 
     Windows line endings are accepted (the csv module folds ``\\r\\n``); the text of a row is
     ``title + " " + description`` as in the reference study. ``name`` is the file named in error
     messages (default ``path``: the download stage checks a temporary copy but names its source).
+    ``raw``: the file's bytes when they were read already (a pipe cannot be read twice).
     """
     path = Path(path)
     shown = name if name is not None else path
-    if not path.is_file():
-        raise CorpusError(f"{shown}: file not found{missing_hint}")
-    content = _decode(path.read_bytes(), shown).removeprefix("\ufeff")  # a byte-order mark is not a header
+    if raw is None and (problem := missing_file(path, shown, missing_hint)) is not None:
+        raise problem
+    raw = path.read_bytes() if raw is None else raw
+    content = _decode(raw, shown).removeprefix("\ufeff")  # a byte-order mark is not a header
     if not content.strip():
         raise CorpusError(f"{shown}: file is empty; expected rows \"label\",\"title\",\"description\"")
     texts: list[str] = []

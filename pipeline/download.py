@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import http.client
+import json
 import logging
 import shutil
 import urllib.error
 import urllib.request
 from pathlib import Path
 
-from pipeline.corpus import label_counts, read_corpus
+from pipeline.corpus import check_classes, label_counts, read_corpus
 from pipeline.fileio import atomic_paths
 
 log = logging.getLogger(__name__)
@@ -63,6 +64,9 @@ def _check_local_source(source: str) -> None:
     if not folder.is_dir():
         raise DownloadError(f"{folder}: no such folder; {SOURCE_ENV} must name a folder holding "
                             "train.csv and test.csv")
+    folders = [f"{s}.csv" for s in SPLITS if (folder / f"{s}.csv").is_dir()]
+    if folders:
+        raise DownloadError(f"{folder}: {' and '.join(folders)} is a folder there, expected a CSV file")
     missing = [f"{s}.csv" for s in SPLITS if not (folder / f"{s}.csv").is_file()]
     if missing:
         raise DownloadError(f"{folder}: {' and '.join(missing)} not found there; {SOURCE_ENV} must name a "
@@ -93,6 +97,8 @@ def fetch_split(split: str, source: str, expected_md5: str, tmp: Path, timeout: 
     if not canonical:
         log.warning("%s: MD5 %s differs from the canonical %s (a local subset?)", origin, actual, expected_md5)
     corpus = read_corpus(tmp, name=origin)  # refuse a malformed file before it becomes an output
+    if split == "train":
+        check_classes(corpus, origin)
     return {
         "source": "local" if local else "url",
         "md5": actual,
@@ -116,3 +122,26 @@ def download(url: str, md5: dict[str, str], out_dir: Path, source: str | None = 
         for split, tmp in zip(SPLITS, temps, strict=True):
             stats[split] = fetch_split(split, source, md5[split], tmp, timeout)
     return stats
+
+
+def unchanged(source: str, md5: dict[str, str], out_dir: Path, record: Path) -> bool:
+    """Whether ``out_dir`` already holds what ``source`` would give: ``record`` (metrics/data.json) names the
+    same source, the files in ``out_dir`` have the MD5s it records, and so do the source's files (a URL
+    source is trusted to serve the canonical ``md5``; a folder is read, so edited files are noticed)."""
+    try:
+        recorded = json.loads(record.read_text(encoding="utf-8"))
+        if recorded.get("origin") != source:
+            return False
+        hashes = {split: recorded[split]["md5"] for split in SPLITS}
+    except (OSError, ValueError, AttributeError, KeyError, TypeError):
+        return False
+    if any(not (out_dir / f"{s}.csv").is_file() or md5sum(out_dir / f"{s}.csv") != hashes[s] for s in SPLITS):
+        return False
+    if is_url(source):
+        return hashes == md5
+    folder = Path(source)
+    if not folder.exists():
+        # A relative source in a copy of the project (`dvc exp run --queue` runs in .dvc/tmp/exps/...).
+        log.warning("%s: not found from %s; keeping %s, which was copied from it", source, Path.cwd(), out_dir)
+        return True
+    return all((folder / f"{s}.csv").is_file() and md5sum(folder / f"{s}.csv") == hashes[s] for s in SPLITS)

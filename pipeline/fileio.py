@@ -9,10 +9,14 @@ process is gone) from one that another running stage is still writing (:func:`re
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import errno
+import hashlib
 import json
 import logging
 import os
 import re
+import shutil
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
@@ -25,9 +29,55 @@ os.umask(_UMASK)
 TEMP_PATTERN = re.compile(r"^\.(?P<name>.+)\.pid(?P<pid>[0-9]+)\.[A-Za-z0-9_]+\.tmp$")
 
 
+class OutputError(OSError):
+    """An output could not be written; the message names the output, not its hidden temporary file."""
+
+
+def output_path(path: Path) -> Path:
+    """The output a (possibly nested) temporary path stands for: ``models/.uni.pid7.x.tmp/spec.json`` is
+    ``models/uni/spec.json``."""
+    parts = []
+    for part in path.parts:
+        while (match := TEMP_PATTERN.match(part)) is not None:
+            part = match["name"]
+        parts.append(part)
+    return Path(*parts)
+
+
+def _cannot_write(path: Path, exc: OSError) -> OSError:
+    """``exc`` (raised on a hidden temporary file) as an error that names the output the user asked for."""
+    path = output_path(path)
+    with contextlib.suppress(ValueError):  # as the user named it: relative to the project
+        path = path.absolute().relative_to(Path.cwd())
+    reason = exc.strerror or str(exc)
+    hint = ""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        hint = "; free some space (or raise the file size limit) and rerun"
+    elif exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        hint = f"; make {path.parent} writable and rerun"
+    error = OutputError(f"cannot write {path}: {reason}{hint}; its previous version is kept")
+    error.errno = exc.errno
+    return error
+
+
+_WRITE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EACCES, errno.EPERM, errno.EROFS, errno.EIO)
+
+
+def _about_writing(exc: OSError, temps: list[str]) -> bool:
+    """Whether ``exc`` is a failure to write one of ``temps`` (a write error often names no file)."""
+    if isinstance(exc, OutputError):  # already names its output
+        return False
+    if exc.filename is not None:
+        return any(os.path.abspath(exc.filename).startswith(os.path.abspath(t)) for t in temps)
+    return exc.errno in _WRITE_ERRNOS
+
+
 def _new_temp(path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.pid{os.getpid()}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.pid{os.getpid()}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise _cannot_write(path, exc) from None
     os.close(fd)
     os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp creates 0600; outputs get the usual mode
     return Path(tmp)
@@ -68,12 +118,22 @@ def atomic_paths(paths: Sequence[str | os.PathLike]) -> Iterator[list[Path]]:
     try:
         for target in targets:
             temps.append(_new_temp(target))
-        yield temps
-        for tmp in temps:
-            if tmp.exists():
-                _fsync_file(tmp)
+        try:
+            yield temps
+            for tmp in temps:
+                if tmp.exists():
+                    _fsync_file(tmp)
+        except OSError as exc:  # a full disk or a file size limit while writing: name the output, not the temp
+            target = next((t for tmp, t in zip(temps, targets, strict=True) if exc.filename == str(tmp)),
+                          targets[0])
+            if _about_writing(exc, [str(t) for t in temps]):
+                raise _cannot_write(target, exc) from None
+            raise
         for tmp, target in zip(temps, targets, strict=True):
-            os.replace(tmp, target)
+            try:
+                os.replace(tmp, target)
+            except OSError as exc:
+                raise _cannot_write(target, exc) from None
         for directory in {t.parent for t in targets}:
             _fsync_dir(directory)
     finally:
@@ -99,6 +159,73 @@ def atomic_open(path: str | os.PathLike, mode: str = "w") -> Iterator[BinaryIO]:
     newline = None if "b" in mode else ""
     with atomic_path(path) as tmp, open(tmp, mode, encoding=encoding, newline=newline) as fh:
         yield fh
+
+
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths in one atomic step (Linux ``renameat2(RENAME_EXCHANGE)``); False where unsupported."""
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):
+        return False
+    if renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP):  # file system or kernel without the flag
+        return False
+    raise OSError(err, os.strerror(err), str(b))
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@contextlib.contextmanager
+def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a hidden temporary folder beside ``path``; swap it in for ``path`` only if the block succeeds.
+
+    The files of the folder (a checkpoint's weights and spec) change as one: on Linux the two folders trade
+    places in one ``renameat2(RENAME_EXCHANGE)``, so ``path`` always holds the complete old set or the
+    complete new one. Elsewhere the old folder is renamed aside first, and a kill between the two renames
+    leaves no ``path`` (never a mix); the old folder is then the hidden ``.<name>.pid<N>.*.tmp`` beside it.
+    """
+    target = Path(path)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.pid{os.getpid()}.", suffix=".tmp", dir=target.parent))
+    except OSError as exc:
+        raise _cannot_write(target, exc) from None
+    try:
+        os.chmod(tmp, 0o777 & ~_UMASK)
+        try:
+            yield tmp
+            for child in tmp.iterdir():
+                _fsync_file(child)
+        except OSError as exc:
+            if _about_writing(exc, [str(tmp)]):  # name the file in the folder when the error does
+                raise _cannot_write(Path(exc.filename) if exc.filename else target, exc) from None
+            raise
+        try:
+            if not target.exists():
+                os.rename(tmp, target)
+            elif not _exchange(tmp, target):
+                aside = Path(tempfile.mkdtemp(prefix=f".{target.name}.pid{os.getpid()}.", suffix=".tmp",
+                                              dir=target.parent))
+                os.rename(target, aside / target.name)
+                os.rename(tmp, target)
+                shutil.rmtree(aside, ignore_errors=True)
+        except OSError as exc:
+            raise _cannot_write(target, exc) from None
+        _fsync_dir(target.parent)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)  # the new folder on failure, the old one after a swap
 
 
 def _process_alive(pid: int) -> bool:
@@ -128,11 +255,12 @@ def stale_temps(folders: Iterable[str | os.PathLike]) -> list[Path]:
         folder = Path(folder)
         if not folder.is_dir():
             continue
-        for root, _dirs, files in os.walk(folder):
-            for name in files:
+        for root, dirs, files in os.walk(folder):
+            for name in [*files, *dirs]:
                 match = TEMP_PATTERN.match(name)
                 if match and not _process_alive(int(match["pid"])):
                     found.append(Path(root) / name)
+            dirs[:] = [d for d in dirs if not TEMP_PATTERN.match(d)]  # a temporary folder goes as a whole
     return sorted(found)
 
 
@@ -141,7 +269,7 @@ def remove_stale_temps(folders: Iterable[str | os.PathLike]) -> list[Path]:
     removed = []
     for path in stale_temps(folders):
         try:
-            path.unlink()
+            shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
         except FileNotFoundError:
             continue
         log.info("removed %s, a partial file left by an interrupted run", path)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import math
 import re
+import reprlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,10 @@ from typing import Any
 import yaml
 
 DEFAULT_PARAMS = Path("params.yaml")
+# A params file is a few KB; these bound what a mistaken or hostile one can cost before it is refused.
+MAX_FILE_BYTES = 1 << 20
+MAX_NODES = 100_000  # YAML nodes after expanding aliases (a 3 KB "billion laughs" expands to billions)
+SEED_LIMIT = 2**32  # NumPy's RandomState takes seeds in [0, 2**32)
 SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 POOLINGS = ("last", "mean", "max", "meanmax")
 SCHEDULES = ("constant", "cosine")
@@ -34,6 +39,17 @@ class Rule:
     check: Callable[[Any], bool]
     expected: str
     required: bool = True
+
+
+_REPR = reprlib.Repr()
+_REPR.maxlevel, _REPR.maxlist, _REPR.maxdict, _REPR.maxstring, _REPR.maxother = 3, 8, 6, 60, 60
+
+
+def short_repr(value: Any, limit: int = 80) -> str:
+    """``repr(value)`` for a message, at most ``limit`` characters; never builds the whole repr of a huge
+    or deeply nested value."""
+    text = repr(value[: limit + 1]) if isinstance(value, str) else _REPR.repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _is_int(v: Any) -> bool:
@@ -77,11 +93,11 @@ ACCURACY = _num(lambda v: 0 <= v <= 1, "an accuracy in [0, 1]")
 TRAIN_SCHEMA: dict[str, Rule] = {
     "epochs": _int_at_least(1),
     "batch_size": _int_at_least(1),
-    "learning_rate": _num(lambda v: v > 0, "a number > 0"),
+    "learning_rate": _num(lambda v: 0 < v <= 10, "a number in (0, 10]"),
     "lr_schedule": _choice(SCHEDULES),
     "warmup_epochs": Rule(lambda v: _is_int(v) and v >= 0, "an integer >= 0"),
-    "weight_decay": _num(lambda v: v >= 0, "a number >= 0"),
-    "clip_gradient": _optional(_num(lambda v: v > 0, "a number > 0")),
+    "weight_decay": _num(lambda v: 0 <= v <= 10, "a number in [0, 10]"),
+    "clip_gradient": _optional(_num(lambda v: 0 < v <= 1e6, "a number in (0, 1e6]")),
     "patience": _optional(_int_at_least(1)),
     "bucket_width": _int_at_least(1),
     "word_dropout": _num(lambda v: 0 <= v < 1, "a number in [0, 1)"),
@@ -103,9 +119,10 @@ APPROACH_SCHEMA: dict[str, Rule] = {
 }
 
 SCHEMA: dict[str, Any] = {
-    "seed": Rule(lambda v: _is_int(v) and v >= 0, "an integer >= 0"),
+    "seed": Rule(lambda v: _is_int(v) and 0 <= v < SEED_LIMIT, f"an integer in [0, {SEED_LIMIT - 1}]"),
     "data": {
         "url": STRING,
+        "source": _optional(STRING),
         "md5": {"train": MD5, "test": MD5},
         "val_fraction": FRACTION,
     },
@@ -144,7 +161,7 @@ def _did_you_mean(key: str, options: list[str]) -> str:
 
 
 def _fail(path: str, value: Any, expected: str) -> None:
-    raise ParamsError(f"params.yaml: {path} = {value!r}: expected {expected}")
+    raise ParamsError(f"params.yaml: {path} = {short_repr(value)}: expected {expected}")
 
 
 def _describe(rule: Any) -> str:
@@ -163,15 +180,16 @@ def _describe(rule: Any) -> str:
 def _check_mapping(data: Any, schema: dict[str, Any], path: str) -> None:
     if not isinstance(data, dict):
         if not path:
-            what = "the file is empty" if data is None else f"the top level is {type(data).__name__} {data!r}"
+            what = "the file is empty" if data is None else f"the top level is {type(data).__name__} {short_repr(data)}"
             raise ParamsError(f"params.yaml: {what}; expected a mapping with the sections "
                               f"{', '.join(schema)}")
         _fail(path, data, "a mapping of keys to values")
     for key in data:
         if key not in schema:
-            where = f"{path}.{key}" if path else str(key)
+            shown = str(key) if len(str(key)) <= 60 else str(key)[:57] + "..."
+            where = f"{path}.{shown}" if path else shown
             raise ParamsError(f"params.yaml: unknown key '{where}'"
-                              f"{_did_you_mean(str(key), list(schema))}; "
+                              f"{_did_you_mean(str(key)[:100], list(schema))}; "
                               f"allowed here: {', '.join(schema)}")
     for key, rule in schema.items():
         where = f"{path}.{key}" if path else key
@@ -202,7 +220,7 @@ def _check_int_list(values: list, path: str, lo: int) -> None:
 def _check_name(name: Any, path: str, kind: str, seen: dict[str, str]) -> None:
     """A name becomes a stage name and file names: safe characters, unique regardless of case."""
     if not isinstance(name, str) or not SAFE_NAME.fullmatch(name):
-        raise ParamsError(f"params.yaml: {kind} name {name!r} at {path} is not safe as a file "
+        raise ParamsError(f"params.yaml: {kind} name {short_repr(name, 100)} at {path} is not safe as a file "
                           "and stage name: use 1-64 letters, digits, '_' or '-', starting with "
                           "a letter or digit")
     if name.lower() in seen:
@@ -234,6 +252,9 @@ def _check_approaches(approaches: Any, path: str, train_defaults: dict) -> None:
         _check_mapping(plain, APPROACH_SCHEMA, where)  # "train" overrides are checked below
         _check_int_list(spec["hidden"], f"{where}.hidden", 1)
         _check_int_list(spec["dense"], f"{where}.dense", 1)
+        if spec.get("fused") and spec["bidirectional"]:
+            _fail(f"{where}.fused", spec["fused"],
+                  "false when bidirectional: true (the fused LSTM block runs forward only)")
         if spec.get("fused") and len(set(spec["hidden"])) > 1:
             _fail(f"{where}.hidden", spec["hidden"],
                   "equal sizes when fused: true (one fused LSTM has one hidden size)")
@@ -276,7 +297,7 @@ class _UniqueKeyLoader(yaml.SafeLoader):
                 line = key_node.start_mark.line + 1
                 try:
                     if key in seen:
-                        raise ParamsError(f"params.yaml: line {line}: key {key!r} is given twice (first "
+                        raise ParamsError(f"params.yaml: line {line}: key {short_repr(key)} is given twice (first "
                                           f"on line {seen[key]}); YAML would silently keep the last, keep one")
                     seen[key] = line
                 except TypeError:  # an unhashable key; the base class reports it
@@ -289,6 +310,10 @@ def load(path: str | Path = DEFAULT_PARAMS) -> dict:
     path = Path(path)
     if not path.is_file():
         raise ParamsError(f"{path}: file not found; run the stage from the project root")
+    size = path.stat().st_size
+    if size > MAX_FILE_BYTES:
+        raise ParamsError(f"{path}: {size:,} bytes; a params file is a few KB and at most {MAX_FILE_BYTES:,} "
+                          "bytes are read (is a long list pasted in by mistake?)")
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
@@ -296,7 +321,9 @@ def load(path: str | Path = DEFAULT_PARAMS) -> dict:
     try:
         loader = _UniqueKeyLoader(text)  # a SafeLoader: builds no Python objects beyond plain data
         try:
-            params = loader.get_single_data()
+            node = loader.get_single_node()
+            _check_expanded_size(node, path)
+            params = loader.construct_document(node) if node is not None else None
         finally:
             loader.dispose()
     except yaml.YAMLError as exc:
@@ -312,6 +339,26 @@ def _named(params: dict, section: str, name: str, kind: str) -> dict:
         raise ParamsError(f"params.yaml: no {kind} named '{name}'{_did_you_mean(name, list(entries))}; "
                           f"known {section}: {', '.join(entries)}")
     return entries[name]
+
+
+def _check_expanded_size(root: yaml.Node | None, path: Path) -> None:
+    """Refuse a document whose aliases expand to more than MAX_NODES nodes, counting each node once per use
+    (memoised, so a "billion laughs" is measured in microseconds instead of being built)."""
+    sizes: dict[int, int] = {}
+
+    def size(node: yaml.Node) -> int:
+        if id(node) in sizes:
+            return sizes[id(node)]
+        sizes[id(node)] = 1  # a recursive alias counts once
+        children = node.value if isinstance(node, yaml.SequenceNode) else \
+            [n for pair in node.value for n in pair] if isinstance(node, yaml.MappingNode) else []
+        total = 1 + sum(size(child) for child in children)
+        sizes[id(node)] = total
+        return total
+
+    if root is not None and (total := size(root)) > MAX_NODES:
+        raise ParamsError(f"{path}: its anchors and aliases (&name, *name) expand to {total:,} values; at most "
+                          f"{MAX_NODES:,} are accepted (an alias repeated inside aliases grows exponentially)")
 
 
 def approach(params: dict, name: str) -> dict:

@@ -29,13 +29,15 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
+
 from pipeline import CLASS_NAMES, paths
 from pipeline.checkpoint import CheckpointError, load_checkpoint
 from pipeline.cli import EXIT_BAD_INPUT, one_line
-from pipeline.corpus import CorpusError, read_corpus
+from pipeline.corpus import CorpusError, missing_file, read_corpus
 from pipeline.inference import predict_texts
 from pipeline.model import default_context
-from pipeline.vocab import load_vocab
+from pipeline.vocab import fingerprint, load_vocab
 
 
 def available_approaches(models_dir: Path) -> list[str]:
@@ -66,10 +68,14 @@ def classify(texts: Sequence[str], approach: str, models_dir: Path = paths.MODEL
                               f"{', '.join(known) if known else 'none (run `dvc repro` first)'}")
     vocab = load_vocab(vocab_path)
     ctx = default_context()
-    net, spec = load_checkpoint(directory, len(vocab), ctx)
+    net, spec = load_checkpoint(directory, len(vocab), ctx, fingerprint(vocab))
     prep = spec["preprocessing"]
     names = list(spec.get("class_names") or CLASS_NAMES)
     probs = predict_texts(net, list(texts), vocab, prep["lowercase"], prep["max_tokens"], ctx, batch_size)
+    if not np.isfinite(probs).all():  # finite weights can still overflow; NaN is not valid JSON
+        bad = int(np.flatnonzero(~np.isfinite(probs).all(axis=1))[0])
+        raise CheckpointError(f"{directory}: the model gives non-finite probabilities for text {bad + 1}; "
+                              f"retrain it (`dvc repro train@{approach}`)")
     return [{"text": text, "predicted": names[int(p.argmax())],
              "probabilities": {n: round(float(v), 6) for n, v in zip(names, p, strict=True)}}
             for text, p in zip(texts, probs, strict=True)]
@@ -82,22 +88,24 @@ def _is_label(value: str) -> bool:
 def read_csv_texts(path: str | Path, text_column: str | None = None) -> list[str]:
     """The texts of a CSV file: AG News rows without a header, or one column of a CSV with a header."""
     path = Path(path)
-    if not path.is_file():
-        raise CorpusError(f"{path}: file not found")
+    if (problem := missing_file(path, path)) is not None:
+        raise problem
+    raw = path.read_bytes()  # once: a pipe (/dev/stdin) cannot be read twice
     try:
-        content = path.read_text(encoding="utf-8").removeprefix("\ufeff")
+        content = raw.decode("utf-8").removeprefix("\ufeff")
     except UnicodeDecodeError as exc:
         raise CorpusError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     try:
         rows = [(num, row) for num, row in _csv_rows(content) if row]
     except csv.Error as exc:
-        raise CorpusError(f"{path}: malformed CSV ({exc}); is a quote left open?") from None
+        hint = "; is a quote left open?" if "end of data" in str(exc) or "expected after" in str(exc) else ""
+        raise CorpusError(f"{path}: malformed CSV ({exc}){hint}") from None
     if not rows:
         raise CorpusError(f"{path}: no rows; expected AG News rows \"label\",\"title\",\"description\" or a "
                           "header with a 'text' column")
     header = rows[0][1]
     if text_column is None and len(header) == 3 and _is_label(header[0]):
-        return read_corpus(path).texts  # AG News format: strict checks, line numbers in messages
+        return read_corpus(path, raw=raw).texts  # AG News format: strict checks, line numbers in messages
     columns = [c.strip() for c in header]
     wanted = text_column or "text"
     if wanted in columns:
@@ -136,7 +144,19 @@ def _read_texts(args: argparse.Namespace) -> list[str]:
         return read_csv_texts(args.csv, args.text_column)
     if sys.stdin.isatty():
         sys.stderr.write("reading texts from stdin, one per line; end with Ctrl-D\n")
-    return [line.rstrip("\r\n") for line in sys.stdin if line.strip()]
+    return _stdin_lines(sys.stdin.buffer.read())
+
+
+def _stdin_lines(raw: bytes) -> list[str]:
+    """Non-blank lines of stdin, which must be UTF-8 (as a --csv file must): undecodable bytes are refused
+    instead of being written back as invalid UTF-8."""
+    try:
+        text = raw.decode("utf-8").removeprefix("\ufeff")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ValueError(f"stdin line {line}: bytes {raw[exc.start:exc.end]!r} are not valid UTF-8; give "
+                         "UTF-8 text") from None
+    return [line.rstrip("\r") for line in text.split("\n") if line.strip()]
 
 
 def _write(results: list[dict], fmt: str, out=None) -> None:

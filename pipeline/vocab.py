@@ -6,6 +6,7 @@ bad params or a bad CSV before paying for it.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections import Counter
 from collections.abc import Iterable
@@ -33,6 +34,12 @@ def build_vocab(token_lists: Iterable[list[str]], min_freq: int = 1,
         counter.update(tokens)
     return gluonnlp.Vocab(counter, max_size=max_size, min_freq=min_freq, unknown_token=UNK,
                           padding_token=PAD, bos_token=None, eos_token=None)
+
+
+def fingerprint(vocab: gluonnlp.Vocab) -> str:
+    """SHA-256 of the vocabulary's tokens in index order: two vocabularies of the same size with other
+    words, or with two indices swapped, differ here."""
+    return hashlib.sha256(json.dumps(list(vocab.idx_to_token), ensure_ascii=False).encode("utf-8")).hexdigest()
 
 
 def save_vocab(vocab: gluonnlp.Vocab, path: str | Path) -> None:

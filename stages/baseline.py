@@ -4,7 +4,7 @@ import time
 
 from pipeline import CLASS_NAMES, cli, paths
 from pipeline.cache import load_split
-from pipeline.fileio import write_json
+from pipeline.fileio import atomic_paths, write_json
 from pipeline.vocab import load_vocab
 
 
@@ -28,10 +28,12 @@ def main(args, params) -> None:
         "val_accuracy_by_C": {str(c): acc for c, acc in fitted.val_accuracy_by_C.items()},
         "features": int(len(fitted.features.codes)), "train_seconds": round(seconds, 3),
     })
-    write_json(paths.METRICS / "baseline" / f"{name}.json", metrics)
-    write_predictions(paths.PLOTS / "predictions" / f"{name}.csv", test.labels, predicted, CLASS_NAMES)
-    plot_confusion(paths.PLOTS / "confusion" / f"{name}.png", test.labels, predicted, CLASS_NAMES,
-                   title=f"{name}: normalised confusion matrix")
+    outputs = [paths.METRICS / "baseline" / f"{name}.json", paths.PLOTS / "predictions" / f"{name}.csv",
+               paths.PLOTS / "confusion" / f"{name}.png"]
+    with atomic_paths(outputs) as (metrics_tmp, predictions, picture):  # renamed together, as in evaluate
+        write_json(metrics_tmp, metrics)
+        write_predictions(predictions, test.labels, predicted, CLASS_NAMES)
+        plot_confusion(picture, test.labels, predicted, CLASS_NAMES, title=f"{name}: normalised confusion matrix")
 
 
 if __name__ == "__main__":

@@ -1,17 +1,30 @@
-"""Stage `download`: fetch AG News train/test CSVs (or copy them from $AGNEWS_SOURCE) and check MD5s."""
+"""Stage `download`: fetch AG News train/test CSVs (or copy them from a folder) and check MD5s.
 
+The source is $AGNEWS_SOURCE when set, else params.yaml `data.source`, else `data.url`. DVC cannot see an
+environment variable or the files behind a folder, so dvc.yaml runs this stage on every `dvc repro`
+(`always_changed`); it keeps data/raw untouched, and nothing downstream reruns, when the source and its
+files are the ones metrics/data.json records.
+"""
+
+import logging
 import os
 
 from pipeline import cli, paths
-from pipeline.download import SOURCE_ENV, download
+from pipeline.download import SOURCE_ENV, download, unchanged
 from pipeline.fileio import write_json
+
+log = logging.getLogger(__name__)
 
 
 def main(args, params) -> None:
-    source = os.environ.get(SOURCE_ENV) or None
     data = params["data"]
+    source = os.environ.get(SOURCE_ENV) or data["source"] or data["url"]
+    record = paths.METRICS / "data.json"
+    if unchanged(source, data["md5"], paths.RAW, record):
+        log.info("%s: the source and its files are the ones %s records; %s kept", source, record, paths.RAW)
+        return
     stats = download(data["url"], data["md5"], paths.RAW, source)
-    write_json(paths.METRICS / "data.json", stats)
+    write_json(record, {"origin": source, **stats})
 
 
 if __name__ == "__main__":

@@ -25,15 +25,18 @@ def main(args, params) -> None:
         seed_accuracies[str(seed)] = float((other == test.labels).mean())
 
     from pipeline.evaluation import classification_metrics, plot_confusion, write_predictions
-    from pipeline.fileio import write_json
+    from pipeline.fileio import atomic_paths, write_json
 
-    metrics = classification_metrics(test.labels, predicted, CLASS_NAMES)
+    report = classification_metrics(test.labels, predicted, CLASS_NAMES)
     if len(seed_accuracies) > 1:
-        metrics["seed_accuracies"] = {s: round(a, 6) for s, a in seed_accuracies.items()}
-    write_json(paths.METRICS / "eval" / f"{name}.json", metrics)
-    write_predictions(paths.PLOTS / "predictions" / f"{name}.csv", test.labels, predicted, CLASS_NAMES)
-    plot_confusion(paths.PLOTS / "confusion" / f"{name}.png", test.labels, predicted, CLASS_NAMES,
-                   title=f"{name}: normalised confusion matrix")
+        report["seed_accuracies"] = {s: round(a, 6) for s, a in seed_accuracies.items()}
+    outputs = [paths.METRICS / "eval" / f"{name}.json", paths.PLOTS / "predictions" / f"{name}.csv",
+               paths.PLOTS / "confusion" / f"{name}.png"]
+    # All three are renamed into place together, after each is complete: never new metrics beside an old PNG.
+    with atomic_paths(outputs) as (metrics, predictions, picture):
+        write_json(metrics, report)
+        write_predictions(predictions, test.labels, predicted, CLASS_NAMES)
+        plot_confusion(picture, test.labels, predicted, CLASS_NAMES, title=f"{name}: normalised confusion matrix")
 
 
 if __name__ == "__main__":

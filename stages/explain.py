@@ -34,6 +34,7 @@ def main(args, params) -> None:
     ctx = default_context()
     # Every checkpoint is loaded and checked before any explanation is written.
     models = {name: load_for_approach(name, params, vocab, ctx) for name in params["approaches"]}
+    written: set[str] = set()
     for name, (net, spec) in models.items():
         prep = spec["preprocessing"]
 
@@ -48,9 +49,22 @@ def main(args, params) -> None:
                                            opts["num_samples"], params["seed"])
             record = explanation_record(explanation, text, index, int(test.labels[index]), CLASS_NAMES)
             stem = f"{name}_doc{index}"
+            written.add(stem)
             write_explanation(explanation, record, paths.EXPLAIN_HTML / f"{stem}.html",
                               paths.PLOTS / "explain" / f"{stem}.png",
                               paths.REPORTS / "explain" / f"{stem}.json", title=f"{name}, test document {index}")
+    remove_others(written)
+
+
+def remove_others(written: set[str]) -> None:
+    """dvc.yaml keeps these folders across runs (``persist``): remove the explanations of approaches or
+    documents no longer configured, which this run did not write."""
+    for folder, suffix in ((paths.EXPLAIN_HTML, ".html"), (paths.PLOTS / "explain", ".png"),
+                           (paths.REPORTS / "explain", ".json")):
+        for path in sorted(folder.glob(f"*{suffix}")):
+            if path.stem not in written and not path.name.startswith("."):
+                log.info("removing %s: no longer configured", path)
+                path.unlink()
 
 
 if __name__ == "__main__":

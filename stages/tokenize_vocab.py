@@ -2,7 +2,7 @@
 
 from pipeline import cli, paths
 from pipeline.corpus import read_raw_split
-from pipeline.fileio import write_json
+from pipeline.fileio import atomic_paths, write_json
 from pipeline.tokenize import tokenize_all
 from pipeline.vocab import build_vocab, save_vocab
 
@@ -15,8 +15,9 @@ def main(args, params) -> None:
         raise ValueError(f"{paths.RAW / 'train.csv'}: no token occurs {opts['min_freq']} times "
                          "(params.yaml vocab.min_freq), so the vocabulary would hold only <unk> and <pad>; "
                          "lower vocab.min_freq or check the training data")
-    save_vocab(vocab, paths.VOCAB)
-    write_json(paths.METRICS / "vocab.json", {"vocab_size": len(vocab), "documents": len(corpus)})
+    with atomic_paths([paths.VOCAB, paths.METRICS / "vocab.json"]) as (vocab_tmp, metrics_tmp):  # both or neither
+        save_vocab(vocab, vocab_tmp)
+        write_json(metrics_tmp, {"vocab_size": len(vocab), "documents": len(corpus)})
 
 
 if __name__ == "__main__":

@@ -6,13 +6,13 @@ import logging
 from pipeline import CLASS_NAMES, cli, paths
 from pipeline.cache import load_split
 from pipeline.checkpoint import save_checkpoint
-from pipeline.fileio import atomic_open, write_json
+from pipeline.fileio import atomic_open, atomic_paths, write_json
 from pipeline.model import MXNET_VERSION, ModelSpec, build_model, default_context
 from pipeline.params import approach as get_approach
 from pipeline.params import train_settings
 from pipeline.tokenize import TOKEN_PATTERN
 from pipeline.training import train
-from pipeline.vocab import load_vocab
+from pipeline.vocab import fingerprint, load_vocab
 
 log = logging.getLogger(__name__)
 
@@ -39,30 +39,34 @@ def main(args, params) -> None:
         results[seed] = train(nets[seed], train_split, val_split, settings, spec_params["max_tokens"], pad_id,
                               ctx, seed, progress=not args.quiet, unk_id=unk_id)
     net, result = nets[seeds[0]], results[seeds[0]]
-    save_checkpoint(net, {
-        "approach": name,
-        "model": spec.to_dict(),
-        "preprocessing": {"token_pattern": TOKEN_PATTERN, "lowercase": params["vocab"]["lowercase"],
-                          "max_tokens": spec_params["max_tokens"], "padding": "right",
-                          "pad_id": pad_id, "unk_id": unk_id},
-        "class_names": list(CLASS_NAMES),
-        "train": settings,
-        "seeds": seeds,
-        "mxnet_version": MXNET_VERSION,
-    }, paths.model_dir(name), extra_seeds={s: nets[s] for s in seeds[1:]})
     best = result.history[result.best_epoch - 1]
-    write_json(paths.METRICS / "train" / f"{name}.json", {
-        "epochs_run": result.epochs_run, "best_epoch": result.best_epoch,
-        "best_val_loss": best["val_loss"], "best_val_accuracy": best["val_accuracy"],
-        "train_seconds": result.train_seconds, "samples_per_second": result.samples_per_second,
-        "device": str(ctx),
-        **({"seed_best_val_accuracy": {str(s): r.history[r.best_epoch - 1]["val_accuracy"]
-                                       for s, r in results.items()}} if len(seeds) > 1 else {}),
-    })
-    with atomic_open(paths.PLOTS / "history" / f"{name}.csv") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(result.history[0]), lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(result.history)
+    metrics, history = paths.METRICS / "train" / f"{name}.json", paths.PLOTS / "history" / f"{name}.csv"
+    # The metrics and history are written first and renamed into place right after the checkpoint: a
+    # failure while writing any of them leaves all three as they were.
+    with atomic_paths([metrics, history]) as (metrics_tmp, history_tmp):
+        write_json(metrics_tmp, {
+            "epochs_run": result.epochs_run, "best_epoch": result.best_epoch,
+            "best_val_loss": best["val_loss"], "best_val_accuracy": best["val_accuracy"],
+            "train_seconds": result.train_seconds, "samples_per_second": result.samples_per_second,
+            "device": str(ctx),
+            **({"seed_best_val_accuracy": {str(s): r.history[r.best_epoch - 1]["val_accuracy"]
+                                           for s, r in results.items()}} if len(seeds) > 1 else {}),
+        })
+        with atomic_open(history_tmp) as fh:
+            writer = csv.DictWriter(fh, fieldnames=list(result.history[0]), lineterminator="\n")
+            writer.writeheader()
+            writer.writerows(result.history)
+        save_checkpoint(net, {
+            "approach": name,
+            "model": spec.to_dict(),
+            "preprocessing": {"token_pattern": TOKEN_PATTERN, "lowercase": params["vocab"]["lowercase"],
+                              "max_tokens": spec_params["max_tokens"], "padding": "right",
+                              "pad_id": pad_id, "unk_id": unk_id, "vocab_sha256": fingerprint(vocab)},
+            "class_names": list(CLASS_NAMES),
+            "train": settings,
+            "seeds": seeds,
+            "mxnet_version": MXNET_VERSION,
+        }, paths.model_dir(name), extra_seeds={s: nets[s] for s in seeds[1:]})
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ import numpy as np
 
 from pipeline import cli, paths
 from pipeline.cache import save_split, stratified_split, vectorize
-from pipeline.corpus import label_counts, read_raw_split
+from pipeline.corpus import check_classes, label_counts, read_raw_split
 from pipeline.fileio import atomic_paths, write_json
 from pipeline.tokenize import tokenize_all
 from pipeline.vocab import load_vocab
@@ -24,6 +24,7 @@ def main(args, params) -> None:
     lowercase = params["vocab"]["lowercase"]
     corpora = {name: read_raw_split(name)
                for name in ("train", "test")}
+    check_classes(corpora["train"], paths.RAW / "train.csv")
     fraction = params["data"]["val_fraction"]
     train_idx, val_idx = stratified_split(corpora["train"].labels, fraction, params["seed"])
     if len(val_idx) == 0 or len(train_idx) == 0:
@@ -36,12 +37,12 @@ def main(args, params) -> None:
               for name, corpus in corpora.items()}
     full_train = splits.pop("train")
     splits = {"train": full_train.subset(train_idx), "val": full_train.subset(val_idx), **splits}
-    # All three caches are replaced together or not at all.
-    with atomic_paths([paths.cache_file(name) for name in splits]) as temps:
-        for split, tmp in zip(splits.values(), temps, strict=True):
+    # All three caches and their metrics are renamed into place together, once all four are complete.
+    with atomic_paths([*(paths.cache_file(name) for name in splits), paths.METRICS / "cache.json"]) as temps:
+        for split, tmp in zip(splits.values(), temps, strict=False):
             save_split(split, tmp)
-    # Empty documents are kept (the model reads one <pad> step for them) and counted here.
-    write_json(paths.METRICS / "cache.json", {name: describe(split) for name, split in splits.items()})
+        # Empty documents are kept (the model reads one <pad> step for them) and counted here.
+        write_json(temps[-1], {name: describe(split) for name, split in splits.items()})
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import shutil
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -15,7 +16,7 @@ from pipeline.corpus import read_corpus
 from pipeline.model import ModelSpec, build_model
 from pipeline.tokenize import tokenize_all
 from pipeline.training import train
-from pipeline.vocab import build_vocab
+from pipeline.vocab import build_vocab, fingerprint
 from tests.corpus_gen import agnews_csv_text, make_corpus
 from tests.dvc_project import build_project
 
@@ -130,7 +131,8 @@ def trained(tiny_data, ctx) -> SimpleNamespace:
         "approach": "tiny",
         "model": spec.to_dict(),
         "preprocessing": {"lowercase": True, "max_tokens": TINY_MAX_TOKENS, "pad_id": tiny_data.pad_id,
-                          "unk_id": tiny_data.vocab.token_to_idx[tiny_data.vocab.unknown_token]},
+                          "unk_id": tiny_data.vocab.token_to_idx[tiny_data.vocab.unknown_token],
+                        "vocab_sha256": fingerprint(tiny_data.vocab)},
     }
     return SimpleNamespace(net=net, spec=spec, checkpoint_spec=checkpoint_spec, result=result)
 
@@ -144,3 +146,41 @@ def dvc_project(tmp_path_factory) -> tuple[Path, dict]:
     Returns ``(root, env)``; ``env`` puts this venv's `dvc` and `python` first on PATH.
     """
     return build_project(tmp_path_factory.mktemp("dvc_project"))
+
+
+@pytest.fixture(scope="session")
+def built(tmp_path_factory) -> Path:
+    """A small project built once by the real stage CLIs (no DVC): treat as read-only, change a copy."""
+    from tests.test_bad_input import (
+        APPROACH,
+        BASELINE,
+        EMPTY_TEST_ROWS,
+        EMPTY_TRAIN_ROWS,
+        assert_ok,
+        run_concurrently,
+        run_stage,
+        save_params,
+        stage_env,
+        tiny_params,
+    )
+    root = tmp_path_factory.mktemp("built")
+    source = tmp_path_factory.mktemp("source")
+    write_agnews_csv(source / "train.csv", make_corpus(15, seed=1) + EMPTY_TRAIN_ROWS)
+    write_agnews_csv(source / "test.csv", make_corpus(5, seed=2) + EMPTY_TEST_ROWS)
+    save_params(root, tiny_params())
+    env = stage_env(source)
+    for stage in ("download", "tokenize_vocab", "vectorize_cache", f"train --approach {APPROACH}"):
+        assert_ok(run_stage(root, stage, env))
+    jobs = [(root, f"evaluate --approach {APPROACH}", env), (root, f"baseline --baseline {BASELINE}", env)]
+    for proc in run_concurrently(jobs):
+        assert_ok(proc)
+    assert_ok(run_stage(root, "summarize", env))
+    return root
+
+
+@pytest.fixture
+def project(built, tmp_path) -> Path:
+    """This test's own copy of ``built``."""
+    root = tmp_path / "project"
+    shutil.copytree(built, root)
+    return root

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from pipeline.checkpoint import PARAMS_FILE, SPEC_FILE, CheckpointError, load_checkpoint, save_checkpoint
+from pipeline.fileio import sha256_file
 from pipeline.inference import predict_logits, predict_texts, softmax, texts_to_split
 
 
@@ -16,6 +17,7 @@ def test_roundtrip_gives_identical_predictions(tmp_path, tiny_data, trained, ctx
     save_checkpoint(trained.net, trained.checkpoint_spec, directory)
     assert sorted(p.name for p in directory.iterdir()) == sorted([PARAMS_FILE, SPEC_FILE])
     net, spec = load_checkpoint(directory, tiny_data.vocab_size, ctx)
+    assert spec.pop("weights_sha256") == sha256_file(directory / PARAMS_FILE)
     assert spec == trained.checkpoint_spec
     assert net.spec == trained.spec
     before = predict_logits(trained.net, tiny_data.test, tiny_data.max_tokens, tiny_data.pad_id, ctx)

@@ -1,8 +1,9 @@
 """Interrupted runs: Ctrl-C, SIGTERM and SIGKILL in the middle of training or of a download.
 
-Under `dvc repro` (a real git + DVC project, like tests/test_integration.py): a killed stage leaves
-no partial checkpoint, metrics or temporary file at its output paths, dvc.lock is not updated, the
-previous outputs come back with `git checkout` + `dvc checkout`, and the next `dvc repro` reruns the
+Under `dvc repro` (a real git + DVC project, like tests/test_integration.py): a killed stage keeps its
+previous checkpoint, metrics and history (dvc.yaml marks every output `persist: true`, so DVC does not
+delete them first) and leaves no temporary file at its output paths, dvc.lock is not updated, the command
+an interrupted stage prints brings back the last committed outputs, and the next `dvc repro` reruns the
 stage cleanly. Run directly (`python -m stages.download`): the previous outputs are never touched.
 """
 
@@ -23,6 +24,7 @@ import pytest
 
 from tests.conftest import write_agnews_csv
 from tests.corpus_gen import make_corpus
+from tests.dvc_project import stages_run
 from tests.test_bad_input import (
     QuietHandler,
     _server_class,
@@ -175,6 +177,12 @@ def unstall(server) -> None:
     server.release.set()
 
 
+def other_spelling(server) -> str:
+    """The server's URL with a trailing slash: the same files, a source that metrics/data.json does not
+    record, so the download stage fetches instead of keeping what it has."""
+    return server.url + "/"
+
+
 def stage_process(proc: subprocess.Popen, module: str) -> psutil.Process:
     for child in psutil.Process(proc.pid).children(recursive=True):
         if module in " ".join(child.cmdline()):
@@ -182,12 +190,23 @@ def stage_process(proc: subprocess.Popen, module: str) -> psutil.Process:
     raise AssertionError(f"no {module} process under {proc.pid}")
 
 
-def assert_nothing_partial(root: Path) -> None:
-    """No output of train@uni exists (DVC removed them, the stage wrote none), and no temporary file."""
-    present = [p for p in TRAIN_OUTPUTS if (root / p).exists()]
-    assert not present, f"partial outputs left: {present}"
-    assert not (root / f"models/{NAME}").exists() or not any((root / f"models/{NAME}").iterdir())
+def outputs(snap: dict[str, str]) -> dict[str, str]:
+    return {k: v for k, v in snap.items() if k != "params.yaml"}
+
+
+def assert_previous_outputs_kept(root: Path, before: dict[str, str]) -> None:
+    """Every output of train@uni is its previous version (DVC did not delete them, the stage replaced
+    none), and no temporary file is left."""
+    assert outputs(workspace(root)) == outputs(before)
+    assert all((root / p).is_file() for p in TRAIN_OUTPUTS)
     assert not temp_files(root)
+
+
+def assert_up_to_date(root: Path, env: dict, target: str) -> None:
+    """`dvc status` has nothing to report but `download`, which runs every time (it checks its source)."""
+    status = run(["dvc", "status", target], root, env).stdout
+    rest = status.replace("download:\n\talways changed\n", "").strip()
+    assert rest in ("", "Data and pipelines are up to date."), status
 
 
 def restore_and_check(root: Path, env: dict, before: dict[str, str]) -> None:
@@ -195,7 +214,7 @@ def restore_and_check(root: Path, env: dict, before: dict[str, str]) -> None:
     run(["git", "checkout", "--", "."], root, env)
     run(["dvc", "checkout", f"train@{NAME}"], root, env)
     assert workspace(root) == before
-    assert "up to date" in run(["dvc", "status", f"train@{NAME}"], root, env).stdout
+    assert_up_to_date(root, env, f"train@{NAME}")
 
 
 def interrupt_training(project, tmp_path, embed_len: int, kill,
@@ -216,7 +235,7 @@ def interrupt_training(project, tmp_path, embed_len: int, kill,
     assert rc != 0, output[-3000:]
     assert "epoch 1:" in output and "epoch 2:" not in output  # killed in the middle of epoch 2
     assert (root / "dvc.lock").read_bytes() == lock  # a failed stage is not recorded
-    assert_nothing_partial(root)
+    assert_previous_outputs_kept(root, before)
     status = run(["dvc", "status", f"train@{NAME}"], root, env).stdout
     assert f"train@{NAME}" in status and "changed" in status  # the next repro will rerun it
     return output, rc, before
@@ -233,9 +252,17 @@ def test_ctrl_c_mid_epoch(project, tmp_path, shell, embed_len, codes):
     root, env = project
     output, rc, before = interrupt_training(project, tmp_path, embed_len,
                                             lambda proc: os.killpg(proc.pid, signal.SIGINT), shell)
-    assert "error: interrupted; outputs hold their previous or their complete new version" in output
+    restore = (f"git checkout HEAD -- plots/history/{NAME}.csv metrics/train/{NAME}.json && "
+               f"dvc checkout train@{NAME}")
+    assert (f"error: interrupted; each output of train@{NAME} holds its previous or its complete new version, "
+            f"no partial files; to bring back its last committed outputs: `{restore}`") in output
     assert "Traceback" not in output
     assert any(f"exited with {code}\n" in output for code in codes), output[-2000:]
+    # The printed command brings back the committed outputs, whatever happened to them since.
+    shutil.rmtree(root / f"models/{NAME}")
+    (root / f"metrics/train/{NAME}.json").write_text("{}")
+    run(["sh", "-c", restore], root, env)
+    assert outputs(workspace(root)) == outputs(before)
     restore_and_check(root, env, before)
 
 
@@ -274,7 +301,7 @@ def test_sigkill_of_everything_then_repro_reruns_cleanly(project, tmp_path):
     assert spec["model"]["embed_len"] == 35
     lock = (root / "dvc.lock").read_text()
     assert lock != lock_before and "embed_len: 35" in lock
-    assert "up to date" in run(["dvc", "status", f"train@{NAME}"], root, env).stdout
+    assert_up_to_date(root, env, f"train@{NAME}")
     untracked = run(["git", "status", "--porcelain", "--untracked-files=all"], root, env).stdout
     assert ".tmp" not in untracked, untracked
     run(["git", "add", "-A"], root, env)
@@ -289,7 +316,9 @@ def test_download_killed_mid_transfer(project, source_server, tmp_path):
     log = tmp_path / "download.log"
     stall(source_server)
     try:
-        proc = start(["dvc", "repro", "--force", "download"], root, env, log)
+        # Another spelling of the same URL: the stage does not find it recorded, so it downloads.
+        other = {**env, "AGNEWS_SOURCE": other_spelling(source_server)}
+        proc = start(["dvc", "repro", "--force", "download"], root, other, log)
         wait_for(proc, log, source_server.stalled.is_set, "a stalled download")
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
@@ -297,17 +326,17 @@ def test_download_killed_mid_transfer(project, source_server, tmp_path):
         unstall(source_server)
     left = sorted(p.name.split(".pid")[0] for p in temp_files(root))
     assert left == [".test.csv", ".train.csv"]  # both splits' temporary files (train half-written)
-    assert not (root / "data/raw/train.csv").exists()  # DVC removed the outputs before the run
+    assert {s: md5_of(root / f"data/raw/{s}.csv") for s in ("train", "test")} == raw  # kept (persist)
     assert (root / "dvc.lock").read_bytes() == lock
 
-    # Same URL and MD5s: DVC restores the download from its run cache (or reruns it); nothing downstream runs.
+    # Same URL and MD5s: the stage sees the data it recorded and keeps it; nothing downstream runs.
     result = run(["dvc", "repro", f"train@{NAME}"], root, env)
-    assert "Stage 'download' is cached" in result.stdout or "Running stage 'download'" in result.stdout
-    assert "Running stage 'train" not in result.stdout
+    assert "Running stage 'download'" in result.stdout
+    assert "Running stage 'train" not in result.stdout and "Running stage 'tokenize" not in result.stdout
     assert {s: md5_of(root / f"data/raw/{s}.csv") for s in ("train", "test")} == raw
     assert (root / "dvc.lock").read_bytes() == lock
     # DVC does not care about the leftover hidden files (no output or dependency holds them) ...
-    assert "up to date" in run(["dvc", "status", f"train@{NAME}"], root, env).stdout
+    assert_up_to_date(root, env, f"train@{NAME}")
     assert all(p.parent == root / "data/raw" for p in temp_files(root))
     # ... and the next stage that runs removes them.
     result = run(["dvc", "repro", "--force", "download"], root, env)
@@ -333,7 +362,7 @@ def test_download_interrupted_outside_dvc_keeps_the_previous_data(failing_projec
     log = tmp_path / "stage.log"
     stall(source_server)
     try:
-        proc = start(stage_cmd("download"), root, stage_env(), log)
+        proc = start(stage_cmd("download"), root, stage_env(other_spelling(source_server)), log)
         wait_for(proc, log, source_server.stalled.is_set, "a stalled download")
         proc.send_signal(signum)
         rc = proc.wait(timeout=30)
@@ -349,7 +378,68 @@ def test_download_interrupted_outside_dvc_keeps_the_previous_data(failing_projec
         assert len(leftovers) == 2  # what only SIGKILL can leave ...
     assert {k: v for k, v in snapshot(root).items() if not k.endswith(".tmp")} == before  # ... nothing else
     # The next run removes them and downloads again.
-    result = subprocess.run(stage_cmd("download"), cwd=root, env=stage_env(), capture_output=True, text=True)
+    result = subprocess.run(stage_cmd("download"), cwd=root, env=stage_env(other_spelling(source_server)),
+                            capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert not temp_files(root)
-    assert snapshot(root) == before
+    after = snapshot(root)
+    assert after.pop("metrics/data.json") != before.pop("metrics/data.json")  # the new origin is recorded
+    assert after == before
+
+
+# ---------------------------------------------------------------------------------------------
+# a refused download and a changed source, under `dvc repro` (issue 11, items 1 and 2)
+
+def test_refused_download_under_dvc_repro_keeps_the_previous_data(project, tmp_path):
+    """DVC would delete data/raw/*.csv and the git-tracked metrics/data.json before running the stage."""
+    root, env = project
+    kept = ("data/raw/train.csv", "data/raw/test.csv", "metrics/data.json")
+    before, lock = workspace(root), (root / "dvc.lock").read_bytes()
+    bad = tmp_path / "bad"
+    write_agnews_csv(bad / "train.csv", make_corpus(3, seed=5) + [(7, "a title", "a description")])
+    write_agnews_csv(bad / "test.csv", make_corpus(2, seed=6))
+    proc = run(["dvc", "repro", f"train@{NAME}"], root, {**env, "AGNEWS_SOURCE": str(bad)}, check=False)
+    assert proc.returncode != 0
+    assert f"error: {bad}/train.csv:13: label 7 is outside 1..4" in proc.stdout + proc.stderr
+    assert {k: workspace(root).get(k) for k in kept} == {k: before[k] for k in kept}
+    assert workspace(root) == before and not temp_files(root)
+    assert (root / "dvc.lock").read_bytes() == lock
+    assert run(["git", "status", "--porcelain"], root, env).stdout == ""
+
+
+def test_a_changed_source_is_noticed_by_dvc_repro(project, source_server, tmp_path):
+    """AGNEWS_SOURCE and the files behind it are invisible to DVC: `download` runs every time, keeps the
+    data when source and files are the ones it recorded, and installs them when they changed."""
+    root, env = project
+    raw = {s: md5_of(root / f"data/raw/{s}.csv") for s in ("train", "test")}
+    assert "always changed" in run(["dvc", "status", "download"], root, env).stdout
+
+    # Nothing changed: download keeps its data, nothing downstream runs.
+    result = run(["dvc", "repro", f"train@{NAME}"], root, env)
+    assert stages_run(result.stdout) == ["download"]
+    assert "the source and its files are the ones metrics/data.json records" in result.stderr
+
+    # The same files from a folder: recorded as the new origin, the data (and so every result) is kept.
+    same = tmp_path / "same"
+    shutil.copytree(source_server.folder, same)
+    result = run(["dvc", "repro", f"train@{NAME}"], root, {**env, "AGNEWS_SOURCE": "../same"}, check=False)
+    assert result.returncode != 0 and "../same: no such folder" in result.stdout + result.stderr
+    result = run(["dvc", "repro", f"train@{NAME}"], root, {**env, "AGNEWS_SOURCE": str(same)})
+    assert stages_run(result.stdout) == ["download"]
+    assert json.loads((root / "metrics/data.json").read_text())["origin"] == str(same)
+    assert {s: md5_of(root / f"data/raw/{s}.csv") for s in ("train", "test")} == raw
+
+    # One row edited in that folder: new data, and everything downstream reruns.
+    rows = (same / "train.csv").read_text().splitlines(keepends=True)
+    rows[0] = rows[0].replace('"1"', '"2"', 1) if rows[0].startswith('"1"') else '"1"' + rows[0][3:]
+    (same / "train.csv").write_text("".join(rows))
+    result = run(["dvc", "repro", "vectorize_cache"], root, {**env, "AGNEWS_SOURCE": str(same)})
+    assert stages_run(result.stdout) == ["download", "tokenize_vocab", "vectorize_cache"]
+    assert md5_of(root / "data/raw/train.csv") == md5_of(same / "train.csv") != raw["train"]
+    assert f"train@{NAME}" in run(["dvc", "status", f"train@{NAME}"], root, env).stdout
+
+    # Back to the params' source (the URL): the recorded origin differs, so it downloads again.
+    result = run(["dvc", "repro", "download"], root, env)
+    assert stages_run(result.stdout) == ["download"]
+    assert {s: md5_of(root / f"data/raw/{s}.csv") for s in ("train", "test")} == raw
+    assert json.loads((root / "metrics/data.json").read_text())["origin"] == source_server.url

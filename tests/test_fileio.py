@@ -82,3 +82,54 @@ def test_read_json_truncated(tmp_path):
 def test_read_json_missing(tmp_path):
     with pytest.raises(FileNotFoundError, match="absent.json"):
         read_json(tmp_path / "absent.json")
+
+
+# --- folders that change as one (checkpoints) ---------------------------------------------------------
+
+def _files(folder):
+    return {p.name: p.read_text(encoding="utf-8") for p in folder.iterdir()}
+
+
+def test_atomic_dir_swaps_the_whole_folder(tmp_path):
+    from pipeline.fileio import atomic_dir
+    target = tmp_path / "models" / "uni"
+    target.mkdir(parents=True)
+    (target / "model.params").write_text("old weights", encoding="utf-8")
+    (target / "spec.json").write_text("old spec", encoding="utf-8")
+    (target / "stray.txt").write_text("old", encoding="utf-8")
+    with atomic_dir(target) as tmp:
+        assert tmp.parent == target.parent and tmp.name.startswith(".uni.pid")
+        (tmp / "model.params").write_text("new weights", encoding="utf-8")
+        write_json(tmp / "spec.json", {"new": True})
+    assert _files(target) == {"model.params": "new weights", "spec.json": '{\n  "new": true\n}\n'}
+    assert [p.name for p in target.parent.iterdir()] == ["uni"]  # the old folder is gone too
+
+
+def test_atomic_dir_keeps_the_old_folder_when_the_second_file_fails(tmp_path):
+    from pipeline.fileio import atomic_dir
+    target = tmp_path / "uni"
+    target.mkdir()
+    (target / "model.params").write_text("old weights", encoding="utf-8")
+    (target / "spec.json").write_text("old spec", encoding="utf-8")
+    with pytest.raises(OSError, match=r"cannot write .*uni/spec\.json: No space left on device; free some space"):
+        with atomic_dir(target) as tmp:
+            (tmp / "model.params").write_text("new weights", encoding="utf-8")
+            raise OSError(28, "No space left on device", str(tmp / "spec.json"))
+    assert _files(target) == {"model.params": "old weights", "spec.json": "old spec"}
+    assert [p.name for p in tmp_path.iterdir()] == ["uni"]
+
+
+def test_stale_temporary_folders_of_a_killed_run_are_removed(tmp_path):
+    import subprocess
+    import sys
+
+    from pipeline.fileio import remove_stale_temps
+    dead = subprocess.run([sys.executable, "-c", "print(__import__('os').getpid())"], capture_output=True,
+                          text=True, check=True).stdout.strip()
+    stale = tmp_path / f".uni.pid{dead}.abc123.tmp"
+    (stale / "sub").mkdir(parents=True)
+    (stale / "model.params").write_text("half", encoding="utf-8")
+    live = tmp_path / f".bi.pid{os.getpid()}.abc123.tmp"
+    live.mkdir()
+    assert remove_stale_temps([tmp_path]) == [stale]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [live.name]

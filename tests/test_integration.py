@@ -84,7 +84,8 @@ def test_metrics_have_expected_keys_and_sane_values(project):
 
 def test_second_repro_has_nothing_to_do(project):
     root, env = project
+    # Only `download` runs (it checks its source, which DVC cannot see), keeps its data, and so nothing else.
     status = run(["dvc", "status"], root, env).stdout
-    assert "up to date" in status
+    assert status == "download:\n\talways changed\n"
     out = run(["dvc", "repro"], root, env).stdout
-    assert "Running stage" not in out
+    assert stages_run(out) == ["download"]

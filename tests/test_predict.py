@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import threading
 
 import pytest
 
@@ -23,6 +25,12 @@ def checkpoint(tmp_path, tiny_data, trained):
                     tmp_path / "models" / "tiny")
     save_vocab(tiny_data.vocab, tmp_path / "vocab.json")
     return tmp_path / "models", tmp_path / "vocab.json"
+
+
+def stdin_of(data: str | bytes) -> io.TextIOWrapper:
+    """A stand-in for ``sys.stdin`` with its byte ``buffer``, as the real one has."""
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    return io.TextIOWrapper(io.BytesIO(raw), encoding="utf-8")
 
 
 def write(path, text: str):
@@ -91,7 +99,7 @@ def test_csv_problems_are_named(tmp_path, content, column, message):
 
 def test_main_reads_stdin_and_prints_json_lines(checkpoint, monkeypatch, capsys):
     models, vocab = checkpoint
-    monkeypatch.setattr("sys.stdin", io.StringIO("first text\n\n  \nsecond text\r\n"))
+    monkeypatch.setattr("sys.stdin", stdin_of("first text\n\n  \nsecond text\r\n"))
     assert main(["--approach", "tiny", "--models", str(models), "--vocab", str(vocab)]) == 0
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [r["text"] for r in rows] == ["first text", "second text"]
@@ -105,7 +113,117 @@ def test_main_reads_stdin_and_prints_json_lines(checkpoint, monkeypatch, capsys)
 ])
 def test_main_refuses_with_one_line(checkpoint, monkeypatch, capsys, argv, stdin, message):
     models, vocab = checkpoint
-    monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
+    monkeypatch.setattr("sys.stdin", stdin_of(stdin))
     assert main([*argv, "--models", str(models), "--vocab", str(vocab)]) == 2
     captured = capsys.readouterr()
     assert captured.out == "" and captured.err.startswith(message) and captured.err.count("\n") == 1
+
+
+# --- a checkpoint or an input that cannot be trusted (issue 11, item 5) ------------------------------
+
+def _edit_spec(models, change) -> None:
+    """Edit spec.json as a user (or a bad copy) would: the weights' hash in it stays right."""
+    path = models / "tiny" / "spec.json"
+    spec = json.loads(path.read_text())
+    change(spec)
+    path.write_text(json.dumps(spec))
+
+
+def run_main(checkpoint, capsys, *argv: str) -> tuple[int, str, str]:
+    models, vocab = checkpoint
+    rc = main(["--approach", "tiny", "--models", str(models), "--vocab", str(vocab), *argv])
+    captured = capsys.readouterr()
+    return rc, captured.out, captured.err
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda s: s.update(class_names=["World", "Sports"]), "class_names has 2 names but the model has 4 outputs"),
+    (lambda s: s.update(class_names=["World", "World", "Business", "Sci/Tech"]), "names a class twice"),
+    (lambda s: s["preprocessing"].update(max_tokens=0), "preprocessing.max_tokens = 0, expected an integer >= 1"),
+    (lambda s: s["preprocessing"].update(max_tokens=-1), "preprocessing.max_tokens = -1, expected an integer >= 1"),
+    (lambda s: s.pop("weights_sha256"), "'weights_sha256' is missing: written by an older version"),
+], ids=["two class names", "duplicate class names", "max_tokens 0", "max_tokens -1", "no weights hash"])
+def test_predict_refuses_a_spec_that_would_give_wrong_answers(checkpoint, capsys, change, message):
+    _edit_spec(checkpoint[0], change)
+    rc, out, err = run_main(checkpoint, capsys, "a text")
+    assert rc == 2 and out == "" and err.count("\n") == 1, err
+    assert err.startswith("error: models") or err.startswith(f"error: {checkpoint[0]}"), err
+    assert message in err and "retrain it" in err
+
+
+def test_predict_refuses_nan_weights(checkpoint, trained, capsys, tmp_path):
+    models, _vocab = checkpoint
+    spec = json.loads((models / "tiny" / "spec.json").read_text())
+    spec.pop("weights_sha256")
+    net = trained.net
+    weight = next(iter(net.collect_params().values()))
+    saved = weight.data().copy()
+    try:
+        weight.set_data(saved * float("nan"))
+        save_checkpoint(net, spec, models / "tiny")  # a diverged training run writes a consistent checkpoint
+    finally:
+        weight.set_data(saved)
+    rc, out, err = run_main(checkpoint, capsys, "a text")
+    assert rc == 2 and out == "" and "holds NaN or infinite values" in err and weight.name.split("_", 1)[1] in err, err
+
+
+def test_predict_refuses_a_vocabulary_with_two_indices_swapped(checkpoint, capsys):
+    models, vocab = checkpoint
+    data = json.loads(vocab.read_text())
+    tokens = data["idx_to_token"]
+    a, b = len(tokens) - 1, len(tokens) - 2  # two ordinary words: same size, same special tokens
+    tokens[a], tokens[b] = tokens[b], tokens[a]
+    data["token_to_idx"].update({tokens[a]: a, tokens[b]: b})
+    vocab.write_text(json.dumps(data))
+    rc, out, err = run_main(checkpoint, capsys, "a text")
+    assert rc == 2 and out == "", err
+    assert "spec.json: the checkpoint was trained with another vocabulary than the current one" in err
+
+
+def test_predict_refuses_weights_of_another_training_run(checkpoint, trained, capsys, tmp_path):
+    """A new model.params beside an old spec.json (what renaming the two files one by one could leave)."""
+    models, _vocab = checkpoint
+    other = tmp_path / "other"
+    weight = next(iter(trained.net.collect_params().values()))
+    saved = weight.data().copy()
+    try:
+        weight.set_data(saved + 0.5)
+        save_checkpoint(trained.net, json.loads((models / "tiny" / "spec.json").read_text()), other)
+    finally:
+        weight.set_data(saved)
+    (models / "tiny" / "model.params").write_bytes((other / "model.params").read_bytes())
+    rc, out, err = run_main(checkpoint, capsys, "a text")
+    assert rc == 2 and out == "", err
+    assert "model.params: the weights file is not the one" in err and "from another training run" in err
+
+
+def test_predict_refuses_undecodable_stdin(checkpoint, capsys, monkeypatch):
+    monkeypatch.setattr("sys.stdin", stdin_of(b"fine text\nbad \xff\xfe bytes\n"))
+    rc, out, err = run_main(checkpoint, capsys)
+    assert rc == 2 and out == ""
+    assert err == "error: stdin line 2: bytes b'\\xff' are not valid UTF-8; give UTF-8 text\n"
+
+
+def test_predict_csv_from_a_folder_and_from_a_pipe(checkpoint, capsys, tmp_path):
+    rc, out, err = run_main(checkpoint, capsys, "--csv", str(tmp_path))
+    assert rc == 2 and err == f"error: {tmp_path}: is a folder, expected a CSV file\n"
+    read, write_end = os.pipe()
+    content = b"text\nfrom a pipe\nand another\n"
+    writer = threading.Thread(target=lambda: (os.write(write_end, content), os.close(write_end)))
+    writer.start()
+    try:
+        rc, out, err = run_main(checkpoint, capsys, "--csv", f"/dev/fd/{read}")
+    finally:
+        writer.join()
+        os.close(read)
+    assert rc == 0, err
+    assert [json.loads(line)["text"] for line in out.splitlines()] == ["from a pipe", "and another"]
+
+
+def test_predict_csv_with_a_long_field(checkpoint, capsys, tmp_path):
+    long_text = "word " * 40_000  # 200 KB, over the csv module's default field limit
+    path = tmp_path / "long.csv"
+    path.write_text(f'text\n"{long_text}"\nshort one\n', encoding="utf-8")
+    rc, out, err = run_main(checkpoint, capsys, "--csv", str(path))
+    assert rc == 0, err
+    assert [len(json.loads(line)["text"]) for line in out.splitlines()] == [len(long_text.strip()), 9]

@@ -13,6 +13,7 @@ import io
 import json
 import re
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -45,7 +46,10 @@ def repro(root: Path, env: dict, *args: str) -> list[str]:
     cmd = ["dvc", *args] if args and args[0] == "exp" else ["dvc", "repro", *args]
     ran = stages_run(run(cmd, root, env).stdout)
     assert len(ran) == len(set(ran)), f"a stage ran twice: {ran}"
-    return ran
+    # `download` runs every time (DVC cannot see $AGNEWS_SOURCE or the files behind it, so the stage
+    # checks them); left out here: when it keeps its data, as in these tests, nothing downstream reruns.
+    assert ran[:1] == ["download"], ran
+    return ran[1:]
 
 
 def edit_params(root: Path, change) -> None:
@@ -72,7 +76,7 @@ def test_repro_reruns_exactly_what_an_edit_touches(workspace):
     root, env = workspace
     # After a full `dvc repro`, a second one has nothing to do.
     assert repro(root, env) == []
-    assert "Data and pipelines are up to date" in run(["dvc", "status"], root, env).stdout
+    assert run(["dvc", "status"], root, env).stdout == "download:\n\talways changed\n"
 
     # One approach edited: its train and evaluate, explain and summarize; nothing upstream, no other approach.
     edit_params(root, lambda p: p["approaches"]["uni"].update(hidden=[12]))
@@ -255,6 +259,14 @@ def test_predict_command(dvc_project, tmp_path):
     write_csv(news, rows)
     out = predict(root, env, "--approach", "uni", "--csv", str(news)).stdout
     check_rows([json.loads(line) for line in out.splitlines()], [f"{t} {d}" for _, t, d in rows])
+
+    # The same CSV through a pipe (`--csv /dev/stdin`); undecodable bytes on stdin are refused (issue 11).
+    out = predict(root, env, "--approach", "uni", "--csv", "/dev/stdin", stdin=news.read_text()).stdout
+    check_rows([json.loads(line) for line in out.splitlines()], [f"{t} {d}" for _, t, d in rows])
+    proc = subprocess.run([sys.executable, "-m", "pipeline.predict", "--approach", "uni"], cwd=root, env=env,
+                          input=b"fine\nbad \xff byte\n", capture_output=True, timeout=300)
+    assert proc.returncode == 2 and proc.stdout == b""
+    assert proc.stderr == b"error: stdin line 2: bytes b'\\xff' are not valid UTF-8; give UTF-8 text\n"
 
     # Only the checkpoint, its spec and the vocabulary are needed: no params.yaml, no caches, no DVC.
     bare = tmp_path / "bare"
