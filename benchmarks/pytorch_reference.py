@@ -102,7 +102,7 @@ def worker(spec: str) -> None:
     torch.set_num_threads(int(opts["threads"]))
     result: dict = {"torch": torch.__version__, "threads": torch.get_num_threads()}
     for job in opts["jobs"]:
-        with np.load(job["npz"]) as data:
+        with np.load(job["npz"], allow_pickle=False) as data:
             batches = [(data[f"tokens_{i}"], data[f"lengths_{i}"], data[f"labels_{i}"])
                        for i in range(int(data["count"]))]
         result[job["name"]] = time_training(job["approach"], job["vocab_size"], batches, job["untimed"],
