@@ -59,6 +59,15 @@ def use_remote(root: Path, env: dict, remote: SimpleNamespace) -> None:
     assert listed[default] == remote.url, listed
 
 
+def test_test_projects_never_push_to_the_users_remote(dvc_project, tmp_path):
+    root, env = dvc_project
+    for project in (root, copy_project(dvc_project, tmp_path / "copy")[0]):
+        listed = run(["dvc", "remote", "list"], project, env).stdout
+        url = dict(line.split()[:2] for line in listed.splitlines())[DEFAULT_REMOTE]
+        assert Path(url).is_relative_to(root.parent) and "(default)" in listed, listed
+        assert ".cache/agnews-lstm-dvc" in (project / ".dvc/config").read_text()  # the committed default is kept
+
+
 def md5(path: Path) -> str:
     return hashlib.md5(path.read_bytes()).hexdigest()
 
