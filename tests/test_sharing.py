@@ -3,7 +3,8 @@
 Two "machines" are two clones of one bare git repository that share a DVC remote: a local folder (what
 `.dvc/config` gives out of the box) or a bucket on an S3-compatible server (moto's, started on localhost
 by this module). Clone A is a copy of the session's built project (``dvc_project``: tiny params, full
-`dvc repro`); it pushes. Fresh clones pull and must never train: their corpus source does not exist.
+`dvc repro`); it pushes. Fresh clones pull and must never train (their corpus source does not exist):
+clone B pulls branches from the folder, clone C an experiment from the S3 bucket.
 
 Every clone points its default remote at this test's remote in `.dvc/config.local` (never committed), so
 a test run never pushes into the user's real default remote.
@@ -20,7 +21,7 @@ from types import SimpleNamespace
 import pytest
 
 from tests.dvc_project import SMALL_APPROACHES, copy_project, run, stages_run
-from tests.test_workflows import TEXTS, approach_stages, check_rows, edit_params, predict, read_json, repro
+from tests.test_workflows import TEXTS, approach_stages, check_rows, predict, read_json, repro
 
 pytestmark = pytest.mark.integration
 
@@ -28,6 +29,7 @@ DEFAULT_REMOTE = "shared"  # the remote .dvc/config names
 BUCKET = "agnews-dvc"
 UP_TO_DATE = "Data and pipelines are up to date."
 EXP = "uni-h12"
+BRANCH = "wider-uni"  # the experiment as a git branch
 
 
 @pytest.fixture(scope="module")
@@ -51,20 +53,25 @@ def use_remote(root: Path, env: dict, remote: SimpleNamespace) -> None:
     with --local (in .dvc/config.local, which git ignores)."""
     if remote.kind == "folder":
         run(["dvc", "remote", "modify", "--local", DEFAULT_REMOTE, "url", remote.url], root, env)
+        run(["dvc", "remote", "default", "--local", DEFAULT_REMOTE], root, env)
     else:
         run(["dvc", "remote", "add", "--local", "-d", "store", remote.url], root, env)
         run(["dvc", "remote", "modify", "--local", "store", "endpointurl", remote.endpoint], root, env)
-    default = run(["dvc", "remote", "default"], root, env).stdout.strip()
-    listed = dict(line.split()[:2] for line in run(["dvc", "remote", "list"], root, env).stdout.splitlines())
-    assert listed[default] == remote.url, listed
+    listed = remotes(root, env)
+    assert (remote.url, True) in listed.values(), listed
+
+
+def remotes(root: Path, env: dict) -> dict[str, tuple[str, bool]]:
+    """`dvc remote list`: name -> (url, is the default)."""
+    lines = run(["dvc", "remote", "list"], root, env).stdout.split("\n")
+    return {f[0]: (f[1], f[2:] == ["(default)"]) for f in map(str.split, lines) if f}
 
 
 def test_test_projects_never_push_to_the_users_remote(dvc_project, tmp_path):
     root, env = dvc_project
     for project in (root, copy_project(dvc_project, tmp_path / "copy")[0]):
-        listed = run(["dvc", "remote", "list"], project, env).stdout
-        url = dict(line.split()[:2] for line in listed.splitlines())[DEFAULT_REMOTE]
-        assert Path(url).is_relative_to(root.parent) and "(default)" in listed, listed
+        url, default = remotes(project, env)[DEFAULT_REMOTE]
+        assert Path(url).is_relative_to(root.parent) and default, url
         assert ".cache/agnews-lstm-dvc" in (project / ".dvc/config").read_text()  # the committed default is kept
 
 
@@ -86,9 +93,10 @@ def pulled_files(root: Path) -> list[Path]:
 
 @pytest.fixture(scope="module")
 def shared(dvc_project, tmp_path_factory, s3_endpoint) -> SimpleNamespace:
-    """Clone A: the built project with a bare `origin`, branches `main` and `faster-uni` (uni retrained at
-    a higher learning rate), both pushed to git and to both DVC remotes: the folder (A's default) and the
-    S3 bucket (remote `store`). A is back on `main` afterwards."""
+    """Clone A: the built project with a bare `origin`; `main` pushed to git and to A's default DVC remote,
+    the folder. Then experiment EXP, run in A and pushed with `dvc exp push origin` to the S3 bucket (A's
+    default remote for that push; the bucket held nothing before), and made a branch (`dvc exp branch`)
+    pushed to git and to the folder. One training serves both tests."""
     tmp = tmp_path_factory.mktemp("share")
     a, env = copy_project(dvc_project, tmp / "a")
     remotes = {"folder": SimpleNamespace(kind="folder", url=str(tmp / "dvc-remote")),
@@ -100,49 +108,32 @@ def shared(dvc_project, tmp_path_factory, s3_endpoint) -> SimpleNamespace:
     origin = tmp / "origin.git"
     run(["git", "init", "-q", "--bare", "-b", "main", str(origin)], tmp, env)
     run(["git", "remote", "add", "origin", str(origin)], a, env)
-    use_remote(a, env, remotes["folder"])
     use_remote(a, env, remotes["s3"])
-    run(["dvc", "remote", "default", "--local", DEFAULT_REMOTE], a, env)  # A pushes to the folder by default
+    use_remote(a, env, remotes["folder"])  # and the folder the default again
 
     def push(branch: str) -> None:
         run(["git", "push", "-q", "origin", branch], a, env)
-        for args in ([], ["-r", "store"]):
-            out = run(["dvc", "push", *args], a, env).stdout
-            assert re.search(r"\b\d+ files? pushed", out), out
+        out = run(["dvc", "push"], a, env).stdout
+        assert re.search(r"\b\d+ files? pushed", out), out
 
     push("main")
     main_checkpoints = checkpoints(a)
     main_predictions = predict(a, env, "--approach", "bi", *TEXTS).stdout
 
-    run(["git", "checkout", "-q", "-b", "faster-uni"], a, env)
-    edit_params(a, lambda p: p["approaches"]["uni"].update(train={"learning_rate": 0.02}))
-    assert set(repro(a, env)) == approach_stages("uni")
-    run(["git", "add", "-A"], a, env)
-    run(["git", "commit", "-q", "-m", "uni: learning rate 0.02"], a, env)
-    push("faster-uni")
-    branch_checkpoints = checkpoints(a)
-    assert branch_checkpoints["uni"] != main_checkpoints["uni"]
-    run(["git", "checkout", "-q", "main"], a, env)
-    run(["dvc", "checkout"], a, env)
-    assert checkpoints(a) == main_checkpoints
-
-    return SimpleNamespace(a=a, env=env, tmp=tmp, origin=origin, remotes=remotes, main=main_checkpoints,
-                           branch=branch_checkpoints, main_predictions=main_predictions)
-
-
-@pytest.fixture(scope="module")
-def experiment(shared) -> SimpleNamespace:
-    """An experiment run in clone A and pushed with `dvc exp push origin` (git refs, and its artifacts to
-    A's default DVC remote, the folder), then to the S3 remote too (`-r store`)."""
-    a, env = shared.a, shared.env
     ran = repro(a, env, "exp", "run", "-n", EXP, "-S", "approaches.uni.hidden=[12]")
     assert set(ran) == approach_stages("uni"), ran
     accuracy = read_json(a / "metrics/eval/uni.json")["accuracy"]
-    checkpoint = md5(a / "models/uni/model.params")
+    exp_checkpoints = checkpoints(a)  # the workspace holds the experiment's results
+    assert exp_checkpoints["uni"] != main_checkpoints["uni"]
+    run(["dvc", "remote", "default", "--local", "store"], a, env)
     out = run(["dvc", "exp", "push", "origin", EXP], a, env).stdout
-    assert EXP in out, out
-    run(["dvc", "exp", "push", "-r", "store", "origin", EXP], a, env)
-    return SimpleNamespace(accuracy=accuracy, checkpoint=checkpoint)
+    assert EXP in out and re.search(r"\b\d+ files? uploaded", out), out
+    run(["dvc", "remote", "default", "--local", DEFAULT_REMOTE], a, env)
+    run(["dvc", "exp", "branch", EXP, BRANCH], a, env)
+    push(BRANCH)
+
+    return SimpleNamespace(a=a, env=env, tmp=tmp, origin=origin, remotes=remotes, main=main_checkpoints,
+                           exp=exp_checkpoints, accuracy=accuracy, main_predictions=main_predictions)
 
 
 def fresh_clone(shared: SimpleNamespace, name: str, kind: str) -> tuple[Path, dict]:
@@ -151,16 +142,14 @@ def fresh_clone(shared: SimpleNamespace, name: str, kind: str) -> tuple[Path, di
     run(["git", "clone", "-q", str(shared.origin), str(root)], shared.tmp, shared.env)
     env = {**shared.env, "AGNEWS_SOURCE": str(shared.tmp / "no-corpus-here")}
     # Out of the box the clone's default remote is the folder in the user's cache directory ...
-    assert run(["dvc", "remote", "default"], root, env).stdout.strip() == DEFAULT_REMOTE
-    assert f"{Path.home()}/.cache/agnews-lstm-dvc/remote" in run(["dvc", "remote", "list"], root, env).stdout
+    assert remotes(root, env)[DEFAULT_REMOTE] == (f"{Path.home()}/.cache/agnews-lstm-dvc/remote", True)
     # ... which this test replaces with its own.
     use_remote(root, env, shared.remotes[kind])
     return root, env
 
 
-@pytest.mark.parametrize("kind", ["folder", "s3"])
-def test_fresh_clone_pulls_instead_of_retraining(shared, kind):
-    b, env = fresh_clone(shared, f"b_{kind}", kind)
+def test_fresh_clone_pulls_instead_of_retraining(shared):
+    b, env = fresh_clone(shared, "b", "folder")
     assert not any(p.exists() for p in pulled_files(b))
 
     out = run(["dvc", "pull"], b, env).stdout
@@ -173,10 +162,10 @@ def test_fresh_clone_pulls_instead_of_retraining(shared, kind):
     assert out == shared.main_predictions  # the same model as clone A's
 
     # Another branch's models: `git checkout` + `dvc pull` fetches and swaps them in.
-    run(["git", "checkout", "-q", "faster-uni"], b, env)
+    run(["git", "checkout", "-q", BRANCH], b, env)
     assert "modified" in run(["dvc", "status"], b, env).stdout  # the workspace still holds main's uni
     run(["dvc", "pull"], b, env)
-    assert checkpoints(b) == shared.branch
+    assert checkpoints(b) == shared.exp
     assert UP_TO_DATE in run(["dvc", "status"], b, env).stdout
     # Back: both versions are now in the local cache, so `dvc checkout` (which never reads a remote) suffices.
     run(["git", "checkout", "-q", "main"], b, env)
@@ -185,10 +174,9 @@ def test_fresh_clone_pulls_instead_of_retraining(shared, kind):
     assert UP_TO_DATE in run(["dvc", "status"], b, env).stdout
 
 
-@pytest.mark.parametrize("kind", ["folder", "s3"])
-def test_experiment_pushed_from_one_clone_applied_in_another(shared, experiment, kind):
-    accuracy, checkpoint = experiment.accuracy, experiment.checkpoint
-    c, env_c = fresh_clone(shared, f"c_{kind}", kind)
+def test_experiment_pushed_from_one_clone_applied_in_another(shared):
+    accuracy, checkpoint = shared.accuracy, shared.exp["uni"]
+    c, env_c = fresh_clone(shared, "c", "s3")  # the S3 bucket holds only what `dvc exp push` uploaded
     out = run(["dvc", "exp", "pull", "origin", EXP], c, env_c).stdout
     assert EXP in out, out
     shown = json.loads(run(["dvc", "exp", "show", "--json"], c, env_c).stdout)
