@@ -1,11 +1,13 @@
 # Two commands do everything on a fresh machine:
-#   make run    create .venv (Python 3.11), install the pinned stack, run `dvc repro`
-#   make test   the same set-up, then the test suite
+#   make run    create .venv (Python 3.11), install the pinned stack, run `dvc repro`, `dvc push`
+#   make test   the same set-up plus the test extras (requirements-test.lock), then the test suite
+#   make pull   fetch models, vocabulary and caches of this commit from the DVC remote instead of training
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: run test lint bench clean-venv
+.PHONY: run push pull test lint bench clean-venv
 
 $(STAMP): requirements.lock
 	@py=$$(for c in $${PYTHON:-} python3.11 python3; do \
@@ -21,10 +23,22 @@ $(STAMP): requirements.lock
 	$(BIN)/python -m pip install --quiet -r requirements.lock
 	touch $(STAMP)
 
+# The S3 plugin and moto's S3 server, for the sharing tests; `make run` needs neither.
+$(TEST_STAMP): $(STAMP) requirements-s3.lock requirements-test.lock
+	$(BIN)/python -m pip install --quiet -r requirements-test.lock
+	touch $(TEST_STAMP)
+
 run: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" dvc repro
+	PATH="$(CURDIR)/$(BIN):$$PATH" dvc push
 
-test: $(STAMP)
+push: $(STAMP)
+	PATH="$(CURDIR)/$(BIN):$$PATH" dvc push
+
+pull: $(STAMP)
+	PATH="$(CURDIR)/$(BIN):$$PATH" dvc pull
+
+test: $(TEST_STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" python -m pytest
 
 lint: $(STAMP)

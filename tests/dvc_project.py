@@ -103,6 +103,10 @@ def build_project(root: Path) -> tuple[Path, dict]:
     shrink_params(root / "params.yaml")
     env = project_env(source)
     run(["git", "init", "-q", "-b", "main"], root, env)
+    # The default DVC remote is the user's real one (~/.cache/...): a test that pushes must reach a temporary
+    # folder instead. .dvc/config.local is git-ignored and copied with the project (copy_project).
+    run(["dvc", "remote", "modify", "--local", "shared", "url", str(root.parent / f"{root.name}_dvc_remote")],
+        root, env)
     run(["git", "add", "-A"], root, env)
     run(["git", "commit", "-q", "-m", "project"], root, env)
     run(["dvc", "repro"], root, env)
