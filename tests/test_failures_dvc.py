@@ -72,7 +72,9 @@ class StallingHandler(QuietHandler):
 @pytest.fixture(scope="module")
 def source_server(tmp_path_factory):
     folder = tmp_path_factory.mktemp("served")
-    write_agnews_csv(folder / "train.csv", make_corpus(270, seed=1))
+    # Enough rows that an epoch lasts about a second on a quiet machine: the interrupt tests stop training
+    # in the middle of epoch 2, which a shorter epoch could finish before the signal arrives.
+    write_agnews_csv(folder / "train.csv", make_corpus(1200, seed=1))
     write_agnews_csv(folder / "test.csv", make_corpus(20, seed=2))
     server = _server_class()(("127.0.0.1", 0),
                              lambda *a: StallingHandler(*a, directory=str(folder)))
@@ -130,7 +132,9 @@ def project(failing_project):
     """The shared project; whatever a test leaves behind (even when it fails) is reset for the next one."""
     yield failing_project
     root, env = failing_project
-    subprocess.run(["git", "checkout", "--", "."], cwd=root, env=env, capture_output=True)
+    # `reset --hard`, not `checkout -- .`: DVC stages dvc.lock itself (core.autostage), and a staged lock
+    # of a failed test would otherwise survive into the next one.
+    subprocess.run(["git", "reset", "-q", "--hard", "HEAD"], cwd=root, env=env, capture_output=True)
     subprocess.run(["dvc", "checkout", "--force"], cwd=root, env=env, capture_output=True)
 
 
