@@ -154,7 +154,13 @@ def start(cmd: list[str], root: Path, env: dict, log: Path) -> subprocess.Popen:
     """Start ``cmd`` as the leader of a new process group (as a shell does), output to ``log``."""
     with open(log, "wb") as fh:
         return subprocess.Popen(cmd, cwd=root, env=env, stdout=fh, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+                                start_new_session=True, preexec_fn=_default_sigint)
+
+
+def _default_sigint() -> None:
+    """Ctrl-C as in a terminal: a test run started in the background of a non-interactive shell (`cmd &`)
+    inherits an ignored SIGINT, under which Python installs no KeyboardInterrupt handler at all."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def wait_for(proc: subprocess.Popen, log: Path, condition, what: str, timeout: float = 90) -> None:
