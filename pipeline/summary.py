@@ -118,9 +118,7 @@ def summary_rows(approaches: dict, baselines: dict, train_metrics: dict, eval_me
     for baseline in baselines:
         tests = {name: mcnemar(correct[name], correct[baseline]) for name in approaches}
         adjusted = holm([t["p_value"] for t in tests.values()])
-        for row in rows[:len(approaches)]:
-            test = tests[row["approach"]]
-            p_holm = adjusted[list(tests).index(row["approach"])]
+        for row, test, p_holm in zip(rows[:len(approaches)], tests.values(), adjusted, strict=True):
             row.setdefault("vs_baselines", {})[baseline] = {
                 "difference": round(test["difference"], 6),
                 "difference_ci95": [round(v, 6) for v in test["difference_ci95"]],
