@@ -44,12 +44,14 @@ class _Formatter(logging.Formatter):
         return super().format(record)
 
 
-def parser(description: str, approach: bool = False) -> argparse.ArgumentParser:
+def parser(description: str, approach: bool = False, baseline: bool = False) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=description)
     p.add_argument("--params", default=str(params_module.DEFAULT_PARAMS),
                    help="parameters file (default: %(default)s)")
     if approach:
         p.add_argument("--approach", required=True, help="approach name, a key of `approaches` in params.yaml")
+    if baseline:
+        p.add_argument("--baseline", required=True, help="baseline name, a key of `baselines` in params.yaml")
     p.add_argument("--quiet", action="store_true", help="no progress bars, warnings only")
     return p
 

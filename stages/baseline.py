@@ -37,6 +37,4 @@ def main(args, params) -> None:
 
 
 if __name__ == "__main__":
-    parser = cli.parser(__doc__)
-    parser.add_argument("--baseline", required=True, help="baseline name, a key of `baselines` in params.yaml")
-    cli.run(main, parser.parse_args())
+    cli.run(main, cli.parser(__doc__, baseline=True).parse_args())
