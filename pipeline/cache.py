@@ -14,13 +14,14 @@ from pathlib import Path
 import numpy as np
 
 from pipeline import CLASS_NAMES
+from pipeline.errors import PipelineError
 from pipeline.fileio import atomic_open
 
 KEYS = ("ids", "offsets", "labels", "rows")
 NUM_CLASSES = len(CLASS_NAMES)
 
 
-class CacheError(ValueError):
+class CacheError(PipelineError, ValueError):
     """A cache file is missing, truncated or does not fit the vocabulary."""
 
 

@@ -16,6 +16,7 @@ import numpy as np
 
 from pipeline import paths
 from pipeline.cli import one_line
+from pipeline.errors import PipelineError
 from pipeline.fileio import OutputError, atomic_dir, read_json, sha256_file, write_json
 from pipeline.model import LSTMClassifier, ModelSpec, build_model
 from pipeline.params import train_settings
@@ -25,7 +26,7 @@ PARAMS_FILE, SPEC_FILE = "model.params", "spec.json"
 MODEL_KEYS = ("embed_len", "hidden", "bidirectional", "fused", "dense", "pooling", "dropout", "embed_dropout")
 
 
-class CheckpointError(ValueError):
+class CheckpointError(PipelineError, ValueError):
     """A checkpoint is missing or does not fit the vocabulary or the params it is used with."""
 
 

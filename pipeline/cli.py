@@ -1,7 +1,10 @@
 """What every stage script shares: argument parsing, logging, and errors as messages, not tracebacks.
 
-A stage refuses bad input with one line on stderr, ``error: <what is wrong and what was expected>``,
-and exit code 2; an interrupted stage (Ctrl-C, SIGTERM) says so and exits 130 or 143. In every case
+A stage refuses bad input (a :class:`~pipeline.errors.PipelineError`, or an ``OSError`` such as a missing
+file, a read-only folder or a full disk) with one line on stderr, ``error: <what is wrong and what was
+expected>``, and exit code 2; ``--debug`` or ``AGNEWS_DEBUG=1`` shows the traceback too. Any other
+exception is a bug and keeps its traceback (an ``MXNetError`` from a shape mismatch is not bad input).
+An interrupted stage (Ctrl-C, SIGTERM) says so and exits 130 or 143. In every case
 each output still holds its previous version or its complete new one (``pipeline.fileio``; under
 `dvc repro` too, as dvc.yaml marks every output ``persist: true`` so that DVC does not delete them before
 the stage runs), and the partial files of an earlier run that was killed outright are removed when the
@@ -12,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import resource
 import signal
 import sys
@@ -23,10 +27,12 @@ import yaml
 
 from pipeline import params as params_module
 from pipeline import paths
+from pipeline.errors import PipelineError
 from pipeline.fileio import remove_stale_temps
 
 log = logging.getLogger("pipeline")
 EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_TERMINATED = 2, 130, 143
+DEBUG_ENV = "AGNEWS_DEBUG"  # =1: refusals show their traceback too, as with --debug
 # Folders the stages write into; a killed run can leave a `.<name>.pid<N>.*.tmp` file in them.
 OUTPUT_FOLDERS = (paths.VOCAB.parent, paths.MODELS, paths.METRICS, paths.PLOTS, paths.REPORTS)
 
@@ -40,7 +46,8 @@ class _Formatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         if record.levelno >= logging.ERROR and record.name == log.name:
-            return f"error: {record.getMessage()}"
+            trace = f"\n{self.formatException(record.exc_info)}" if record.exc_info else ""  # --debug
+            return f"error: {record.getMessage()}{trace}"
         return super().format(record)
 
 
@@ -53,7 +60,18 @@ def parser(description: str, approach: bool = False, baseline: bool = False) -> 
     if baseline:
         p.add_argument("--baseline", required=True, help="baseline name, a key of `baselines` in params.yaml")
     p.add_argument("--quiet", action="store_true", help="no progress bars, warnings only")
+    add_debug_flag(p)
     return p
+
+
+def add_debug_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--debug", action="store_true",
+                   help=f"show the traceback of a refusal too (same as {DEBUG_ENV}=1)")
+
+
+def debugging(args: argparse.Namespace) -> bool:
+    """Whether refusals should keep their traceback: ``--debug`` or ``AGNEWS_DEBUG=1``."""
+    return bool(getattr(args, "debug", False)) or os.environ.get(DEBUG_ENV, "") not in ("", "0")
 
 
 def one_line(exc: BaseException) -> str:
@@ -132,7 +150,7 @@ def _log_cost(main: Callable, args: argparse.Namespace, seconds: float) -> None:
 
 
 def run(main: Callable[[argparse.Namespace, dict], None], args: argparse.Namespace) -> None:
-    """Validate params, run ``main``; turn expected failures into one ``error:`` line and exit code 2."""
+    """Validate params, run ``main``; turn refusals into one ``error:`` line and exit code 2."""
     _setup_logging(args.quiet)
     signal.signal(signal.SIGTERM, _on_sigterm)
     try:
@@ -151,6 +169,9 @@ def run(main: Callable[[argparse.Namespace, dict], None], args: argparse.Namespa
     except Terminated:
         log.error("terminated (SIGTERM); %s", _kept(stage_name(getattr(args, "approach", None))))
         sys.exit(EXIT_TERMINATED)
-    except (ValueError, OSError, RuntimeError) as exc:
-        log.error("%s", one_line(exc))
+    except (PipelineError, OSError) as exc:
+        if debugging(args):
+            log.exception("%s", one_line(exc))
+        else:
+            log.error("%s", one_line(exc))
         sys.exit(EXIT_BAD_INPUT)

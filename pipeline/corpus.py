@@ -11,11 +11,12 @@ from pathlib import Path
 import numpy as np
 
 from pipeline import CLASS_NAMES, paths
+from pipeline.errors import PipelineError
 
 NUM_CLASSES = len(CLASS_NAMES)
 
 
-class CorpusError(ValueError):
+class CorpusError(PipelineError, ValueError):
     """A CSV file is not in the AG News format; the message names the file and line."""
 
 

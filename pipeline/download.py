@@ -17,6 +17,7 @@ import urllib.request
 from pathlib import Path
 
 from pipeline.corpus import check_classes, label_counts, read_corpus
+from pipeline.errors import PipelineError
 from pipeline.fileio import atomic_paths
 
 log = logging.getLogger(__name__)
@@ -24,7 +25,7 @@ SPLITS = ("train", "test")
 SOURCE_ENV = "AGNEWS_SOURCE"
 
 
-class DownloadError(RuntimeError):
+class DownloadError(PipelineError, RuntimeError):
     """The source could not be read or did not hold what was expected."""
 
 

@@ -22,6 +22,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from pipeline.errors import InputError, PipelineError
+
 log = logging.getLogger(__name__)
 
 _UMASK = os.umask(0)
@@ -29,7 +31,7 @@ os.umask(_UMASK)
 TEMP_PATTERN = re.compile(r"^\.(?P<name>.+)\.pid(?P<pid>[0-9]+)\.[A-Za-z0-9_]+\.tmp$")
 
 
-class OutputError(OSError):
+class OutputError(PipelineError, OSError):
     """An output could not be written; the message names the output, not its hidden temporary file."""
 
 
@@ -295,8 +297,8 @@ def read_json(path: str | os.PathLike) -> Any:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except UnicodeDecodeError as exc:
-        raise ValueError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}); the file is "
+        raise InputError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}); the file is "
                          "corrupt, rerun the stage that writes it") from None
     except json.JSONDecodeError as exc:
-        raise ValueError(f"{path}: line {exc.lineno}: not valid JSON ({exc.msg}); the file is "
+        raise InputError(f"{path}: line {exc.lineno}: not valid JSON ({exc.msg}); the file is "
                          "truncated or corrupt, rerun the stage that writes it") from exc

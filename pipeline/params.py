@@ -17,6 +17,8 @@ from typing import Any
 
 import yaml
 
+from pipeline.errors import PipelineError
+
 DEFAULT_PARAMS = Path("params.yaml")
 # A params file is a few KB; these bound what a mistaken or hostile one can cost before it is refused.
 MAX_FILE_BYTES = 1 << 20
@@ -30,7 +32,7 @@ MAX_NGRAM = 3
 TEST_SIZE = 7600  # canonical AG News test split: LIME document indices must fall inside it
 
 
-class ParamsError(ValueError):
+class ParamsError(PipelineError, ValueError):
     """params.yaml breaks a rule; the message names the key path, the value and the rule."""
 
 

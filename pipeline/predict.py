@@ -26,6 +26,7 @@ import json
 import logging
 import os
 import sys
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -33,8 +34,9 @@ import numpy as np
 
 from pipeline import CLASS_NAMES, paths
 from pipeline.checkpoint import CheckpointError, load_checkpoint
-from pipeline.cli import EXIT_BAD_INPUT, one_line
+from pipeline.cli import EXIT_BAD_INPUT, add_debug_flag, debugging, one_line
 from pipeline.corpus import CorpusError, missing_file, read_corpus
+from pipeline.errors import InputError, PipelineError
 from pipeline.inference import predict_texts
 from pipeline.model import default_context
 from pipeline.vocab import fingerprint, load_vocab
@@ -49,7 +51,7 @@ def check_texts(texts: Sequence[str], where: Sequence[str] | None = None) -> Non
     for i, text in enumerate(texts):
         if not isinstance(text, str) or not text.strip():
             origin = where[i] if where is not None else f"text {i + 1}"
-            raise ValueError(f"{origin} is empty; give some words to classify")
+            raise InputError(f"{origin} is empty; give some words to classify")
 
 
 def classify(texts: Sequence[str], approach: str, models_dir: Path = paths.MODELS,
@@ -57,7 +59,7 @@ def classify(texts: Sequence[str], approach: str, models_dir: Path = paths.MODEL
     """Predicted class and probabilities for each text, in input order."""
     check_texts(texts)
     if batch_size < 1:
-        raise ValueError(f"--batch-size {batch_size}: expected an integer >= 1")
+        raise InputError(f"--batch-size {batch_size}: expected an integer >= 1")
     models_dir = Path(models_dir)
     directory = models_dir / approach
     if not directory.is_dir():
@@ -137,7 +139,7 @@ def _csv_rows(content: str):
 
 def _read_texts(args: argparse.Namespace) -> list[str]:
     if args.texts and args.csv:
-        raise ValueError("give texts as arguments or with --csv, not both")
+        raise InputError("give texts as arguments or with --csv, not both")
     if args.texts:
         return list(args.texts)
     if args.csv:
@@ -154,7 +156,7 @@ def _stdin_lines(raw: bytes) -> list[str]:
         text = raw.decode("utf-8").removeprefix("\ufeff")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
-        raise ValueError(f"stdin line {line}: bytes {raw[exc.start:exc.end]!r} are not valid UTF-8; give "
+        raise InputError(f"stdin line {line}: bytes {raw[exc.start:exc.end]!r} are not valid UTF-8; give "
                          "UTF-8 text") from None
     return [line.rstrip("\r") for line in text.split("\n") if line.strip()]
 
@@ -183,19 +185,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--models", type=Path, default=paths.MODELS, help="models folder (default: %(default)s)")
     p.add_argument("--vocab", type=Path, default=paths.VOCAB, help="vocabulary JSON (default: %(default)s)")
     p.add_argument("--batch-size", type=int, default=1024, help="texts per inference batch (default: %(default)s)")
+    add_debug_flag(p)
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     try:
         texts = _read_texts(args)
         if not texts:
-            raise ValueError("no texts given: pass them as arguments, on stdin (one per line) or with --csv")
+            raise InputError("no texts given: pass them as arguments, on stdin (one per line) or with --csv")
         _write(classify(texts, args.approach, args.models, args.vocab, args.batch_size), args.format)
         sys.stdout.flush()
-    except (ValueError, OSError) as exc:
+    except (PipelineError, OSError) as exc:
         if isinstance(exc, BrokenPipeError):  # `... | head`: the reader has gone, not an error of ours
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
             return 0
-        sys.stderr.write(f"error: {one_line(exc)}\n")
+        trace = traceback.format_exc() if debugging(args) else ""
+        sys.stderr.write(f"error: {one_line(exc)}\n{trace}")
         return EXIT_BAD_INPUT
     return 0
 

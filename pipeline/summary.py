@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pipeline.errors import InputError
 from pipeline.fileio import atomic_path
 from pipeline.params import is_number
 from pipeline.statistics import holm, mcnemar, wilson_interval
@@ -40,13 +41,13 @@ def check_metrics(data, path: str | Path, keys: tuple[str, ...], stage: str) -> 
     number (text, markup) is refused rather than copied into the report.
     """
     if not isinstance(data, dict):
-        raise ValueError(f"{path}: holds {type(data).__name__}, expected a JSON object; rerun `dvc repro {stage}`")
+        raise InputError(f"{path}: holds {type(data).__name__}, expected a JSON object; rerun `dvc repro {stage}`")
     for key in keys:
         check, expected = METRIC_RULES[key]
         if key not in data:
-            raise ValueError(f"{path}: '{key}' is missing, expected {expected}; rerun `dvc repro {stage}`")
+            raise InputError(f"{path}: '{key}' is missing, expected {expected}; rerun `dvc repro {stage}`")
         if not check(data[key]):
-            raise ValueError(f"{path}: {key} = {data[key]!r}, expected {expected}; rerun `dvc repro {stage}`")
+            raise InputError(f"{path}: {key} = {data[key]!r}, expected {expected}; rerun `dvc repro {stage}`")
     return data
 
 
@@ -56,12 +57,12 @@ def read_correct(path: str | Path, class_names: tuple[str, ...], stage: str) -> 
         with open(path, newline="", encoding="utf-8") as fh:
             rows = list(csv.reader(fh))
     except FileNotFoundError:
-        raise ValueError(f"{path}: not found; run `dvc repro {stage}`") from None
+        raise InputError(f"{path}: not found; run `dvc repro {stage}`") from None
     if not rows or rows[0] != ["actual", "predicted"]:
-        raise ValueError(f"{path}: expected the header 'actual,predicted'; rerun `dvc repro {stage}`")
+        raise InputError(f"{path}: expected the header 'actual,predicted'; rerun `dvc repro {stage}`")
     for line, row in enumerate(rows[1:], start=2):
         if len(row) != 2 or row[0] not in class_names or row[1] not in class_names:
-            raise ValueError(f"{path}:{line}: expected two class names out of {', '.join(class_names)}; "
+            raise InputError(f"{path}:{line}: expected two class names out of {', '.join(class_names)}; "
                              f"rerun `dvc repro {stage}`")
     return [r[0] for r in rows[1:]], np.array([r[0] == r[1] for r in rows[1:]], dtype=bool)
 
@@ -75,7 +76,7 @@ def paired_correctness(paths: dict[str, Path], class_names: tuple[str, ...],
         if reference is None:
             reference = (name, actual)
         elif actual != reference[1]:
-            raise ValueError(f"{path}: its test documents differ from those in {paths[reference[0]]} "
+            raise InputError(f"{path}: its test documents differ from those in {paths[reference[0]]} "
                              "(another test split or order); rerun `dvc repro` so every classifier is "
                              "evaluated on the same cache")
     return correct

@@ -15,6 +15,7 @@ from mxnet import autograd, gluon
 from tqdm import tqdm
 
 from pipeline.cache import Split, length_batches, pad_batch
+from pipeline.errors import TrainingError
 from pipeline.inference import batch_arrays, predict_logits, to_device
 from pipeline.model import StaticShapeCopies
 
@@ -167,7 +168,7 @@ def train(net, train_split: Split, val_split: Split, settings: dict, max_tokens:
             log.info("early stop: no validation improvement for %d epochs", settings["patience"])
             break
     if best["params"] is None:
-        raise RuntimeError("validation loss was never finite: training diverged; lower "
+        raise TrainingError("validation loss was never finite: training diverged; lower "
                            "train.learning_rate or set train.clip_gradient in params.yaml")
     for key, param in net.collect_params().items():
         param.set_data(best["params"][key])

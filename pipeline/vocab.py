@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pipeline.errors import InputError
 from pipeline.fileio import write_text
 
 if TYPE_CHECKING:
@@ -50,8 +51,8 @@ def load_vocab(path: str | Path) -> gluonnlp.Vocab:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: vocabulary not found; run `dvc repro tokenize_vocab`")
-    def corrupt(exc: Exception) -> ValueError:
-        return ValueError(f"{path}: not a GluonNLP vocabulary JSON ({exc}); the file is truncated or corrupt, "
+    def corrupt(exc: Exception) -> InputError:
+        return InputError(f"{path}: not a GluonNLP vocabulary JSON ({exc}); the file is truncated or corrupt, "
                           "rerun `dvc repro tokenize_vocab`")
 
     try:
@@ -66,6 +67,6 @@ def load_vocab(path: str | Path) -> gluonnlp.Vocab:
     except (ValueError, TypeError, AttributeError, KeyError) as exc:
         raise corrupt(exc) from None
     if vocab.unknown_token != UNK or vocab.padding_token != PAD:
-        raise ValueError(f"{path}: expected unknown token {UNK!r} and padding token {PAD!r}, found "
+        raise InputError(f"{path}: expected unknown token {UNK!r} and padding token {PAD!r}, found "
                          f"{vocab.unknown_token!r} and {vocab.padding_token!r}")
     return vocab

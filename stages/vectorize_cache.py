@@ -6,6 +6,7 @@ from pipeline import cli, paths
 from pipeline.cache import save_split, stratified_split, vectorize
 from pipeline.corpus import check_classes, label_counts, read_raw_split
 from pipeline.fileio import atomic_paths, write_json
+from pipeline.params import ParamsError
 from pipeline.tokenize import tokenize_all
 from pipeline.vocab import load_vocab
 
@@ -28,7 +29,7 @@ def main(args, params) -> None:
     fraction = params["data"]["val_fraction"]
     train_idx, val_idx = stratified_split(corpora["train"].labels, fraction, params["seed"])
     if len(val_idx) == 0 or len(train_idx) == 0:
-        raise ValueError(f"params.yaml: data.val_fraction = {fraction} leaves {len(train_idx)} training and "
+        raise ParamsError(f"params.yaml: data.val_fraction = {fraction} leaves {len(train_idx)} training and "
                          f"{len(val_idx)} validation documents out of {len(corpora['train'])} training rows; "
                          "expected at least one of each, change data.val_fraction or use more data")
     vocab = load_vocab(paths.VOCAB)

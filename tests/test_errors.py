@@ -1,0 +1,92 @@
+"""Refusals against bugs: a PipelineError is one ``error:`` line (exit 2), anything else keeps its traceback."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import mxnet as mx
+import pytest
+
+from pipeline import cli
+from pipeline.checkpoint import CheckpointError
+from pipeline.errors import PipelineError
+from pipeline.fileio import OutputError
+from pipeline.params import ParamsError
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def stage_dir(tmp_path, monkeypatch) -> Path:
+    shutil.copy(REPO / "params.yaml", tmp_path / "params.yaml")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv(cli.DEBUG_ENV, raising=False)
+    return tmp_path
+
+
+def run_main(main, *argv: str) -> int:
+    with pytest.raises(SystemExit) as exit_info:
+        cli.run(main, cli.parser("test stage").parse_args(list(argv)))
+    return exit_info.value.code
+
+
+def refuse(args, params):
+    raise CheckpointError("models/x/spec.json: does not fit")
+
+
+def test_every_refusal_class_is_a_pipeline_error():
+    for cls in (ParamsError, CheckpointError, OutputError):
+        assert issubclass(cls, PipelineError)
+    assert issubclass(OutputError, OSError)  # callers catching OSError still catch it
+
+
+def test_a_refusal_is_one_line(stage_dir, capsys):
+    assert run_main(refuse) == cli.EXIT_BAD_INPUT
+    err = capsys.readouterr().err
+    assert err.strip() == "error: models/x/spec.json: does not fit"
+
+
+@pytest.mark.parametrize("how", ["flag", "env"])
+def test_debug_shows_the_traceback_of_a_refusal(stage_dir, capsys, monkeypatch, how):
+    if how == "env":
+        monkeypatch.setenv(cli.DEBUG_ENV, "1")
+    assert run_main(refuse, *(["--debug"] if how == "flag" else [])) == cli.EXIT_BAD_INPUT
+    err = capsys.readouterr().err
+    assert err.startswith("error: models/x/spec.json: does not fit\nTraceback")
+    assert "CheckpointError" in err
+
+
+def test_a_genuine_bug_is_not_reported_as_bad_input(stage_dir):
+    def buggy(args, params):  # what a shape mismatch inside MXNet raises
+        raise mx.base.MXNetError("Check failed: lhs.shape == rhs.shape")
+    with pytest.raises(mx.base.MXNetError, match="shape"):
+        cli.run(buggy, cli.parser("test stage").parse_args([]))
+
+
+def test_a_bug_in_a_real_stage_exits_with_its_traceback(tmp_path):
+    """A stage run in a subprocess whose training step is broken (MXNetError): no `error:` line, a traceback."""
+    shutil.copy(REPO / "params.yaml", tmp_path / "params.yaml")
+    code = ("import mxnet as mx, runpy, sys\n"
+            "import pipeline.params as p\n"
+            "def broken(*a, **k): raise mx.base.MXNetError('Check failed: shape mismatch')\n"
+            "p.load = broken\n"
+            "sys.argv = ['stages/summarize.py']\n"
+            "runpy.run_module('stages.summarize', run_name='__main__')\n")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True,
+                          env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"}, timeout=120)
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" in proc.stderr and "MXNetError: Check failed: shape mismatch" in proc.stderr
+    assert "error: " not in proc.stderr.splitlines()[0]
+
+
+def test_predict_refusal_and_debug(tmp_path, capsys, monkeypatch):
+    from pipeline import predict
+    monkeypatch.delenv(cli.DEBUG_ENV, raising=False)
+    args = ["--approach", "none", "--models", str(tmp_path), "--vocab", str(tmp_path / "v.json"), "text"]
+    assert predict.main(args) == cli.EXIT_BAD_INPUT
+    assert capsys.readouterr().err.startswith("error: ")
+    assert predict.main([*args, "--debug"]) == cli.EXIT_BAD_INPUT
+    assert "Traceback" in capsys.readouterr().err
