@@ -32,12 +32,13 @@ import numpy as np
 from benchmarks import choices, pytorch_reference
 from benchmarks.corpus import TEST_DOCS, TRAIN_DOCS, make_texts
 from benchmarks.reference import build_reference, reference_step, vectorize_batch
-from pipeline.cache import length_batches, load_split, pad_batch, save_split, vectorize
+from pipeline.dataset import length_batches, load_split, pad_batch, save_split, vectorize
 from pipeline.fileio import write_json
+from pipeline.inference import batch_arrays, to_device
 from pipeline.model import ModelSpec, StaticShapeCopies, build_model
 from pipeline.params import load as load_params
 from pipeline.tokenize import tokenize_all
-from pipeline.training import make_trainer, step_on_arrays, train_step
+from pipeline.training import make_trainer, train_step
 from pipeline.vocab import build_vocab
 
 log = logging.getLogger("benchmarks")
@@ -144,7 +145,8 @@ def measure_pipeline(approach: dict, split, vocab_size: int, settings: dict, var
         if not variant["bucketing"]:
             tokens = np.pad(tokens, ((0, 0), (0, max_tokens - tokens.shape[1])), constant_values=1)
         padded_steps.append(tokens.shape[1])
-        return train_step(forward, trainer, loss_fn, tokens, lens, split.labels[index], ctx)
+        data, valid = batch_arrays(tokens, lens, ctx)
+        return train_step(forward, trainer, loss_fn, data, valid, to_device(split.labels[index], ctx, "float32"))
 
     times = windows(step, batches, warmup, size, count, warm)
     seconds = float(np.median(times))
@@ -204,7 +206,7 @@ def measure_choices(params: dict, split, vocab_size: int, repeats: int) -> dict:
         batches = [pad_batch(split, index, steps, 1, 1) + (split.labels[index],)
                    for index in (rng.choice(full, batch, replace=False) for _ in range(10))]
         result[f"batch_transfer_{batch}"] = choices.batch_transfer(
-            functools.partial(step_on_arrays, forward, trainer, loss_fn), batches, repeats)
+            functools.partial(train_step, forward, trainer, loss_fn), batches, repeats)
         result[f"batch_transfer_{batch}"]["shape"] = [batch, steps]
     result["weight_average"] = choices.weight_average(net, settings["ema_decay"] or 0.995, repeats)
     return result

@@ -43,3 +43,4 @@ if os.environ.get("AGNEWS_MXNET_DEFAULT_THREADS") != "1" and "OMP_NUM_THREADS" n
     os.environ["OMP_NUM_THREADS"] = str(default_threads(len(os.sched_getaffinity(0)), _workers))
 
 CLASS_NAMES = ("World", "Sports", "Business", "Sci/Tech")
+NUM_CLASSES = len(CLASS_NAMES)

@@ -18,7 +18,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.svm import LinearSVC
 
-from pipeline.cache import Split
+from pipeline.dataset import Split
 
 log = logging.getLogger(__name__)
 

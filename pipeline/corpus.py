@@ -10,10 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline import CLASS_NAMES, paths
+from pipeline import CLASS_NAMES, NUM_CLASSES, paths
 from pipeline.errors import PipelineError
-
-NUM_CLASSES = len(CLASS_NAMES)
 
 
 class CorpusError(PipelineError, ValueError):

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import mxnet as mx
 import numpy as np
 
-from pipeline.cache import Split, length_batches, pad_batch, vectorize
+from pipeline.dataset import Split, length_batches, pad_batch, vectorize
 from pipeline.tokenize import tokenize_all
 
 

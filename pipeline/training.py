@@ -14,7 +14,7 @@ import numpy as np
 from mxnet import autograd, gluon
 from tqdm import tqdm
 
-from pipeline.cache import Split, length_batches, pad_batch
+from pipeline.dataset import Split, length_batches, pad_batch
 from pipeline.errors import TrainingError
 from pipeline.inference import batch_arrays, predict_logits, to_device
 from pipeline.model import StaticShapeCopies
@@ -43,9 +43,9 @@ def learning_rate(settings: dict, step: int, total_steps: int, steps_per_epoch: 
     return base
 
 
-def evaluate_loss(net, split: Split, max_tokens: int, pad_id: int, ctx: mx.Context,
-                  batch_size: int, bucket_width: int) -> tuple[float, float]:
-    """Mean cross-entropy and accuracy of ``net`` on ``split``."""
+def validation_loss(net, split: Split, max_tokens: int, pad_id: int, ctx: mx.Context,
+                    batch_size: int, bucket_width: int) -> tuple[float, float]:
+    """Mean cross-entropy and accuracy of ``net`` on ``split``: what early stopping and model selection read."""
     logits = predict_logits(net, split, max_tokens, pad_id, ctx, batch_size, bucket_width)
     shifted = logits - logits.max(axis=1, keepdims=True)
     log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
@@ -101,19 +101,13 @@ def make_trainer(net, settings: dict) -> gluon.Trainer:
     return gluon.Trainer(net.collect_params(), "adam", optimizer_args)
 
 
-def train_step(forward, trainer: gluon.Trainer, loss_fn, tokens: np.ndarray, lengths: np.ndarray,
-               labels: np.ndarray, ctx: mx.Context) -> mx.nd.NDArray:
-    """One forward/backward/update on a padded batch; returns the per-document losses (not synced).
+def train_step(forward, trainer: gluon.Trainer, loss_fn, data: mx.nd.NDArray, lengths: mx.nd.NDArray,
+               labels: mx.nd.NDArray) -> mx.nd.NDArray:
+    """One forward/backward/update on a padded batch already on the device (:func:`batch_arrays`);
+    returns the per-document losses (not synced).
 
     ``forward`` is the model or, faster, its :class:`~pipeline.model.StaticShapeCopies`.
     """
-    data, valid = batch_arrays(tokens, lengths, ctx)
-    return step_on_arrays(forward, trainer, loss_fn, data, valid, to_device(labels, ctx, "float32"))
-
-
-def step_on_arrays(forward, trainer: gluon.Trainer, loss_fn, data: mx.nd.NDArray, lengths: mx.nd.NDArray,
-                   labels: mx.nd.NDArray) -> mx.nd.NDArray:
-    """:func:`train_step` on a batch already in MXNet."""
     with autograd.record():
         loss = loss_fn(forward(data, lengths), labels)
     loss.backward()
@@ -147,7 +141,9 @@ def train(net, train_split: Split, val_split: Split, settings: dict, max_tokens:
             tokens, batch_lengths = pad_batch(train_split, index, max_tokens, pad_id, width)
             tokens = drop_words(tokens, batch_lengths, settings["word_dropout"], unk_id, rng)
             trainer.set_learning_rate(learning_rate(settings, step, total_steps, steps_per_epoch))
-            loss = train_step(forward, trainer, loss_fn, tokens, batch_lengths, train_split.labels[index], ctx)
+            data, valid = batch_arrays(tokens, batch_lengths, ctx)
+            loss = train_step(forward, trainer, loss_fn, data, valid,
+                              to_device(train_split.labels[index], ctx, "float32"))
             if average:
                 average.update()
             epoch_loss += loss.sum()
@@ -156,7 +152,7 @@ def train(net, train_split: Split, val_split: Split, settings: dict, max_tokens:
         train_time += time.perf_counter() - started
         seen += len(train_split)
         with evaluated():  # the weights validated are the ones kept
-            val_loss, val_acc = evaluate_loss(net, val_split, max_tokens, pad_id, ctx, batch_size, width)
+            val_loss, val_acc = validation_loss(net, val_split, max_tokens, pad_id, ctx, batch_size, width)
             if val_loss < best["val_loss"]:
                 best = {"val_loss": val_loss, "epoch": epoch,
                         "params": {k: p.data().copy() for k, p in net.collect_params().items()}}

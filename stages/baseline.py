@@ -3,7 +3,7 @@
 import time
 
 from pipeline import CLASS_NAMES, cli, paths
-from pipeline.cache import load_split
+from pipeline.dataset import load_split
 from pipeline.fileio import atomic_paths, write_json
 from pipeline.vocab import load_vocab
 
@@ -16,7 +16,7 @@ def main(args, params) -> None:
 
     # scikit-learn and the plotting stack load once the inputs have been checked.
     from pipeline.baseline import fit_baseline
-    from pipeline.evaluation import classification_metrics, plot_confusion, write_predictions
+    from pipeline.metrics import classification_metrics, plot_confusion, write_predictions
 
     started = time.perf_counter()
     fitted = fit_baseline(train, val, vocab_size, settings, params["seed"])

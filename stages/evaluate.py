@@ -5,8 +5,8 @@ from pipeline import CLASS_NAMES, cli, paths
 
 def main(args, params) -> None:
     # MXNet and the plotting stack load here, after params.yaml was validated: a refusal is instant.
-    from pipeline.cache import load_split
     from pipeline.checkpoint import load_for_approach, load_seed_weights
+    from pipeline.dataset import load_split
     from pipeline.inference import predict_logits
     from pipeline.model import default_context
     from pipeline.vocab import load_vocab
@@ -24,8 +24,8 @@ def main(args, params) -> None:
         other = predict_logits(net, test, prep["max_tokens"], prep["pad_id"], ctx).argmax(axis=1)
         seed_accuracies[str(seed)] = float((other == test.labels).mean())
 
-    from pipeline.evaluation import classification_metrics, plot_confusion, write_predictions
     from pipeline.fileio import atomic_paths, write_json
+    from pipeline.metrics import classification_metrics, plot_confusion, write_predictions
 
     report = classification_metrics(test.labels, predicted, CLASS_NAMES)
     if len(seed_accuracies) > 1:

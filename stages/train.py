@@ -4,8 +4,8 @@ import csv
 import logging
 
 from pipeline import CLASS_NAMES, cli, paths
-from pipeline.cache import load_split
 from pipeline.checkpoint import save_checkpoint
+from pipeline.dataset import load_split
 from pipeline.fileio import atomic_open, atomic_paths, write_json
 from pipeline.model import MXNET_VERSION, ModelSpec, build_model, default_context
 from pipeline.params import approach as get_approach

@@ -3,8 +3,8 @@
 import numpy as np
 
 from pipeline import cli, paths
-from pipeline.cache import save_split, stratified_split, vectorize
 from pipeline.corpus import check_classes, label_counts, read_raw_split
+from pipeline.dataset import save_split, stratified_split, vectorize
 from pipeline.fileio import atomic_paths, write_json
 from pipeline.params import ParamsError
 from pipeline.tokenize import tokenize_all

@@ -11,8 +11,8 @@ import mxnet as mx
 import pytest
 import yaml
 
-from pipeline.cache import stratified_split, vectorize
 from pipeline.corpus import read_corpus
+from pipeline.dataset import stratified_split, vectorize
 from pipeline.model import ModelSpec, build_model
 from pipeline.tokenize import tokenize_all
 from pipeline.training import train

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from pipeline.baseline import NgramVocabulary, fit_baseline, ngram_codes
-from pipeline.cache import vectorize
+from pipeline.dataset import vectorize
 
 VOCAB = {"<unk>": 0, "<pad>": 1, "a": 2, "b": 3, "c": 4}
 V = len(VOCAB)

@@ -19,7 +19,7 @@ from benchmarks import choices, pytorch_reference
 from benchmarks import throughput as bench
 from benchmarks.corpus import make_texts
 from pipeline.model import ModelSpec, StaticShapeCopies, build_model
-from pipeline.training import make_trainer, step_on_arrays
+from pipeline.training import make_trainer, train_step
 from tests.corpus_gen import make_corpus
 from tests.dvc_project import REPO, project_env, run, shrink_params, write_csv
 
@@ -43,7 +43,7 @@ def test_batch_transfer_and_weight_average_run_real_training_steps(tiny_data, se
     before = net.embedding.weight.data().asnumpy()
     split = tiny_data.train
     batches = [(np.full((4, 5), 2, dtype=np.int32), np.full(4, 5, dtype=np.float32), split.labels[:4])]
-    step = functools.partial(step_on_arrays, forward, trainer, mx.gluon.loss.SoftmaxCrossEntropyLoss())
+    step = functools.partial(train_step, forward, trainer, mx.gluon.loss.SoftmaxCrossEntropyLoss())
     transfer = choices.batch_transfer(step, batches, repeats=5)
     assert transfer["nd_array_ms"] > 0 and transfer["zero_copy_ms"] > 0
     assert not np.array_equal(net.embedding.weight.data().asnumpy(), before)  # the steps did train

@@ -10,7 +10,7 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 # Shared plumbing, deliberately not a dependency (see the comment at the top of dvc.yaml).
-PLUMBING = {"pipeline/__init__.py", "pipeline/cli.py", "pipeline/fileio.py", "pipeline/params.py",
+PLUMBING = {"pipeline/__init__.py", "pipeline/cli.py", "pipeline/errors.py", "pipeline/fileio.py", "pipeline/params.py",
             "pipeline/paths.py"}
 STAGES = yaml.safe_load((REPO / "dvc.yaml").read_text(encoding="utf-8"))["stages"]
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from pipeline.cache import vectorize
+from pipeline.dataset import vectorize
 from pipeline.tokenize import TOKEN_PATTERN, tokenize, tokenize_all
 from pipeline.vocab import PAD, UNK, build_vocab, load_vocab, save_vocab
 

@@ -7,10 +7,10 @@ import math
 import numpy as np
 import pytest
 
-from pipeline.cache import Split
+from pipeline.dataset import Split
 from pipeline.inference import predict_logits
 from pipeline.model import ModelSpec, build_model
-from pipeline.training import drop_words, evaluate_loss, learning_rate, train
+from pipeline.training import drop_words, learning_rate, train, validation_loss
 
 
 def spec_for(data, **overrides) -> ModelSpec:
@@ -112,7 +112,7 @@ def test_early_stopping_restores_the_best_epoch(tiny_data, ctx, settings):
     assert losses[result.best_epoch - 1] == min(losses)
     assert min(losses) < losses[-1]
     # The net now holds the best epoch's weights, not the last epoch's.
-    loss, accuracy = evaluate_loss(net, contrary, tiny_data.max_tokens, tiny_data.pad_id, ctx,
+    loss, accuracy = validation_loss(net, contrary, tiny_data.max_tokens, tiny_data.pad_id, ctx,
                                    s["batch_size"], s["bucket_width"])
     best = result.history[result.best_epoch - 1]
     assert loss == pytest.approx(best["val_loss"], abs=1e-5)
@@ -130,8 +130,8 @@ def test_diverged_run_fails_with_a_clear_error(tiny_data, ctx, settings):
     assert any(word in str(err.value).lower() for word in ("nan", "finite", "diverge"))
 
 
-def test_evaluate_loss_matches_a_hand_computation(tiny_data, ctx, trained):
-    loss, accuracy = evaluate_loss(trained.net, tiny_data.val, tiny_data.max_tokens, tiny_data.pad_id, ctx,
+def test_validation_loss_matches_a_hand_computation(tiny_data, ctx, trained):
+    loss, accuracy = validation_loss(trained.net, tiny_data.val, tiny_data.max_tokens, tiny_data.pad_id, ctx,
                                    batch_size=7, bucket_width=3)
     logits = predict_logits(trained.net, tiny_data.val, tiny_data.max_tokens, tiny_data.pad_id, ctx)
     probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)

@@ -1,4 +1,4 @@
-"""pipeline.evaluation: metric values on a hand-made example, the predictions CSV, the confusion PNG."""
+"""pipeline.metrics: metric values on a hand-made example, the predictions CSV, the confusion PNG."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from pipeline import CLASS_NAMES
-from pipeline.evaluation import classification_metrics, plot_confusion, write_predictions
+from pipeline.metrics import classification_metrics, plot_confusion, write_predictions
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

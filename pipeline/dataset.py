@@ -1,4 +1,5 @@
-"""Token-id cache: every document as int32 ids stored once, ragged, padded only when a batch is cut.
+"""The dataset: every document as int32 token ids stored once (the ``data/cache`` files), ragged, padded
+only when a batch is cut; the seeded train/validation split and the length-bucketed batches.
 
 A split is one ``.npz`` holding ``ids`` (all documents' ids concatenated), ``offsets`` (document
 ``i`` is ``ids[offsets[i]:offsets[i+1]]``), ``labels`` and ``rows`` (the document's row in its CSV).
@@ -13,12 +14,11 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline import CLASS_NAMES
+from pipeline import NUM_CLASSES
 from pipeline.errors import PipelineError
 from pipeline.fileio import atomic_open
 
 KEYS = ("ids", "offsets", "labels", "rows")
-NUM_CLASSES = len(CLASS_NAMES)
 
 
 class CacheError(PipelineError, ValueError):

@@ -1,11 +1,11 @@
-"""pipeline.cache: ragged int32 token ids, padding at batch time, npz storage, seeded splits, batching."""
+"""pipeline.dataset: ragged int32 token ids, padding at batch time, npz storage, seeded splits, batching."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from pipeline.cache import (
+from pipeline.dataset import (
     CacheError,
     Split,
     length_batches,
