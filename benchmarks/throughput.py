@@ -13,6 +13,7 @@ run, side by side: the reference loop, the pipeline's own training code and, whe
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import functools
 import gc
 import json
@@ -35,7 +36,8 @@ from benchmarks.reference import build_reference, reference_step, vectorize_batc
 from pipeline.dataset import length_batches, load_split, pad_batch, save_split, vectorize
 from pipeline.fileio import write_json
 from pipeline.inference import batch_arrays, to_device
-from pipeline.model import ModelSpec, StaticShapeCopies, build_model
+from pipeline.model import StaticShapeCopies, build_model
+from pipeline.params import Architecture, TrainSettings
 from pipeline.params import load as load_params
 from pipeline.tokenize import tokenize_all
 from pipeline.training import make_trainer, train_step
@@ -106,14 +108,14 @@ def windows(step, batches: list, warmup: int, size: int, count: int, warm: list 
     return times
 
 
-def pipeline_batches(approach: dict, split, settings: dict, variant: dict) -> tuple[list, int, list]:
+def pipeline_batches(approach: dict, split, settings: TrainSettings, variant: dict) -> tuple[list, int, list]:
     """The batches (index arrays) a measurement trains on, their pad multiple, one batch per padded width."""
     max_tokens = approach["max_tokens"]
     lengths = np.minimum(split.lengths, max_tokens)
     rng = np.random.RandomState(0)
     if variant["bucketing"]:
         batches = length_batches(lengths, BATCH, rng)
-        width = variant.get("bucket_width", settings["bucket_width"])
+        width = variant.get("bucket_width", settings.bucket_width)
     else:
         batches = [rng.permutation(len(split))[i * BATCH:(i + 1) * BATCH] for i in range(len(split) // BATCH)]
         width = max_tokens
@@ -124,17 +126,17 @@ def pipeline_batches(approach: dict, split, settings: dict, variant: dict) -> tu
     return batches, width, list(shapes.values())
 
 
-def measure_pipeline(approach: dict, split, vocab_size: int, settings: dict, variant: dict,
+def measure_pipeline(approach: dict, split, vocab_size: int, settings: TrainSettings, variant: dict,
                      warmup: int, size: int, count: int) -> dict:
     ctx = mx.cpu()
-    spec = ModelSpec.from_approach(approach, vocab_size)
-    net = build_model(spec, ctx, seed=0, sparse_grad=variant["sparse"], hybridize=False)
+    net = build_model(Architecture.from_mapping(approach), vocab_size, ctx, seed=0, sparse_grad=variant["sparse"],
+                      hybridize=False)
     forward = net
     if variant["hybridize"]:
         net.hybridize(static_alloc=True)
     if variant.get("static_shapes"):
         forward = StaticShapeCopies(net)
-    trainer = make_trainer(net, {**settings, "learning_rate": 0.001})
+    trainer = make_trainer(net, dataclasses.replace(settings, learning_rate=0.001))
     loss_fn = mx.gluon.loss.SoftmaxCrossEntropyLoss()
     max_tokens = approach["max_tokens"]
     batches, width, warm = pipeline_batches(approach, split, settings, variant)
@@ -185,6 +187,17 @@ def measure_pytorch(params: dict, names: list[str], split, vocab_size: int, vari
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+def benchmark_params() -> dict:
+    """params.yaml, validated, in the plain form the benchmarks and their child processes (JSON) use:
+    ``train`` settings, and each approach as one mapping of max_tokens and its architecture."""
+    params = load_params(ROOT / "params.yaml")
+    return {"train": params.train,
+            "approaches": {name: {"max_tokens": a.max_tokens,
+                                  **{k: list(v) if isinstance(v, tuple) else v
+                                     for k, v in dataclasses.asdict(a.architecture).items()}}
+                           for name, a in params.approaches.items()}}
+
+
 def measure_choices(params: dict, split, vocab_size: int, repeats: int) -> dict:
     """``benchmarks.choices`` at the shapes of the first unidirectional and first bidirectional approach."""
     approaches = list(params["approaches"].values())
@@ -197,9 +210,9 @@ def measure_choices(params: dict, split, vocab_size: int, repeats: int) -> dict:
     ctx = mx.cpu()
     steps = uni["max_tokens"]
     full = np.flatnonzero(split.lengths >= steps)  # one batch shape: every document fills all steps
-    for batch in (settings["batch_size"], BATCH):
-        net = build_model(ModelSpec.from_approach(uni, vocab_size), ctx, seed=0,
-                          sparse_grad=settings["sparse_embedding"])
+    for batch in (settings.batch_size, BATCH):
+        net = build_model(Architecture.from_mapping(uni), vocab_size, ctx, seed=0,
+                          sparse_grad=settings.sparse_embedding)
         forward, trainer = StaticShapeCopies(net), make_trainer(net, settings)
         loss_fn = mx.gluon.loss.SoftmaxCrossEntropyLoss()
         rng = np.random.RandomState(0)
@@ -208,7 +221,7 @@ def measure_choices(params: dict, split, vocab_size: int, repeats: int) -> dict:
         result[f"batch_transfer_{batch}"] = choices.batch_transfer(
             functools.partial(train_step, forward, trainer, loss_fn), batches, repeats)
         result[f"batch_transfer_{batch}"]["shape"] = [batch, steps]
-    result["weight_average"] = choices.weight_average(net, settings["ema_decay"] or 0.995, repeats)
+    result["weight_average"] = choices.weight_average(net, settings.ema_decay or 0.995, repeats)
     return result
 
 
@@ -243,7 +256,7 @@ def measure_reference_default_threads(names: list[str], n_docs: int, n_train: in
 
 def reference_worker(spec: str) -> None:
     opts = json.loads(spec)
-    params = load_params(ROOT / "params.yaml")
+    params = benchmark_params()
     texts, labels = make_texts(opts["n_docs"], vocab_size=opts["vocab_size"])
     train_texts = texts[:opts["n_train"]]
     vocab = build_vocab(tokenize_all(train_texts))
@@ -260,7 +273,7 @@ SPIN = "while True:\n    pass\n"  # one competing single-threaded busy process, 
 def train_worker(spec: str) -> None:
     """Train throughput of the named approaches on a saved split, in this (fresh) process's threads."""
     opts = json.loads(spec)
-    params = load_params(ROOT / "params.yaml")
+    params = benchmark_params()
     split = load_split(opts["split"], opts["vocab_size"])
     result = {name: measure_pipeline(params["approaches"][name], split, opts["vocab_size"], params["train"],
                                      VARIANTS[opts["variant"]], opts["warmup"], opts["size"], opts["count"])
@@ -392,7 +405,7 @@ def main(argv=None) -> int:
         train_worker(args.train_worker)
         return 0
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    params = load_params(ROOT / "params.yaml")
+    params = benchmark_params()
     settings = params["train"]
     names = args.approaches or list(params["approaches"])[:6]
     n_docs = 12_760 if args.quick else TRAIN_DOCS + TEST_DOCS
@@ -411,7 +424,7 @@ def main(argv=None) -> int:
                "preprocessing": prep, "training": {}, "quick": args.quick}
     log.info("reference loop with MXNet's default threads (child process)")
     default_threads = measure_reference_default_threads(names, n_docs, n_train, word_count, warmup, size, count)
-    used = "sparse_embedding" if settings["sparse_embedding"] else "static_shapes"  # what `train` runs
+    used = "sparse_embedding" if settings.sparse_embedding else "static_shapes"  # what `train` runs
     log.info("the same models in PyTorch (child process)")
     torch_rows = measure_pytorch(params, names, train_split, len(vocab), VARIANTS[used], warmup, size, count)
     results["pytorch"] = {k: v for k, v in torch_rows.items() if k not in names}

@@ -19,6 +19,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.svm import LinearSVC
 
 from pipeline.dataset import Split
+from pipeline.params import Baseline
 
 log = logging.getLogger(__name__)
 
@@ -94,19 +95,19 @@ class FittedBaseline:
         return self.classifier.predict(self.features.counts(split)).astype(np.int32)
 
 
-def fit_baseline(train: Split, val: Split, vocab_size: int, settings: dict, seed: int) -> FittedBaseline:
+def fit_baseline(train: Split, val: Split, vocab_size: int, settings: Baseline, seed: int) -> FittedBaseline:
     """Fit one model per ``C`` of the grid on ``train``; keep the most accurate on ``val``.
 
     Ties go to the smaller ``C`` (the stronger regularisation), so the choice does not depend on
     the order of the grid.
     """
-    features = NgramVocabulary.fit(train, settings["ngram_max"], vocab_size)
+    features = NgramVocabulary.fit(train, settings.ngram_max, vocab_size)
     x_train, x_val = features.counts(train), features.counts(val)
-    log.info("%d n-gram features (n <= %d)", len(features.codes), settings["ngram_max"])
+    log.info("%d n-gram features (n <= %d)", len(features.codes), settings.ngram_max)
     scores: dict[float, float] = {}
     best: tuple[float, float, Pipeline] | None = None
-    for C in sorted(settings["C"]):
-        classifier = make_classifier(settings["model"], C, settings["sublinear_tf"], settings["max_iter"], seed)
+    for C in sorted(settings.C):
+        classifier = make_classifier(settings.model, C, settings.sublinear_tf, settings.max_iter, seed)
         classifier.fit(x_train, train.labels)
         scores[C] = round(float((classifier.predict(x_val) == val.labels).mean()), 6)
         log.info("C = %g: validation accuracy %.4f", C, scores[C])

@@ -1,29 +1,35 @@
-"""Checkpoints: Gluon ``.params`` weights plus a JSON spec of the architecture and preprocessing.
+"""Checkpoints: this module owns their format, writing and reading alike.
 
-A checkpoint is a folder whose two files change as one (:func:`pipeline.fileio.atomic_dir`), and the spec
-records the SHA-256 of the weights and of the vocabulary they were trained with: a weights file beside a
-spec of another training run, or a vocabulary that is not the one trained with, is refused on loading.
+A checkpoint is a folder holding the Gluon weights (``model.params``) and the checkpoint metadata
+(``spec.json``): the architecture, the preprocessing, the training settings, the SHA-256 of the weights and
+of the vocabulary they were trained with. The files change as one (:func:`pipeline.fileio.atomic_dir`),
+and a weights file beside the metadata of another training run, or a vocabulary that is not the one
+trained with, is refused on loading.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import mxnet as mx
 import numpy as np
 
-from pipeline import paths
+from pipeline import CLASS_NAMES, NUM_CLASSES, paths
 from pipeline.cli import one_line
 from pipeline.errors import PipelineError
 from pipeline.fileio import OutputError, atomic_dir, read_json, sha256_file, write_json
-from pipeline.model import LSTMClassifier, ModelSpec, build_model
-from pipeline.params import train_settings
+from pipeline.model import MXNET_VERSION, LSTMClassifier, build_model
+from pipeline.params import Approach, Architecture, Params, short_repr
+from pipeline.tokenize import TOKEN_PATTERN
 
-PARAMS_FILE, SPEC_FILE = "model.params", "spec.json"
-# Keys of an approach in params.yaml and where the checkpoint's spec.json records them.
-MODEL_KEYS = ("embed_len", "hidden", "bidirectional", "fused", "dense", "pooling", "dropout", "embed_dropout")
+if TYPE_CHECKING:
+    from gluonnlp import Vocab
+
+# METADATA_FILE keeps the name it has always had, so that existing checkpoints load.
+PARAMS_FILE, METADATA_FILE = "model.params", "spec.json"
 
 
 class CheckpointError(PipelineError, ValueError):
@@ -35,6 +41,36 @@ def seed_params_file(seed: int) -> str:
     return f"seed-{seed}.params"
 
 
+def build_metadata(approach: Approach, vocab: Vocab, lowercase: bool, seeds: list[int]) -> dict:
+    """What a checkpoint records besides its weights: how to rebuild the model and feed it text."""
+    from pipeline.vocab import fingerprint
+
+    return {
+        "approach": approach.name,
+        "model": {"vocab_size": len(vocab), **_plain(dataclasses.asdict(approach.architecture)),
+                  "num_classes": NUM_CLASSES},
+        "preprocessing": {"token_pattern": TOKEN_PATTERN, "lowercase": lowercase,
+                          "max_tokens": approach.max_tokens, "padding": "right",
+                          "pad_id": vocab.token_to_idx[vocab.padding_token],
+                          "unk_id": vocab.token_to_idx[vocab.unknown_token], "vocab_sha256": fingerprint(vocab)},
+        "class_names": list(CLASS_NAMES),
+        "train": dataclasses.asdict(approach.train),
+        "seeds": list(seeds),
+        "mxnet_version": MXNET_VERSION,
+    }
+
+
+def save(directory: str | Path, net: LSTMClassifier, approach: Approach, vocab: Vocab, lowercase: bool,
+         seeds: list[int], extra_seeds: dict[int, LSTMClassifier] | None = None) -> None:
+    """Write ``net`` trained for ``approach`` as the checkpoint at ``directory`` (see :func:`write`)."""
+    write(directory, net, build_metadata(approach, vocab, lowercase, seeds), extra_seeds)
+
+
+def _plain(values: dict) -> dict:
+    """Tuples as lists, as JSON gives them back."""
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in values.items()}
+
+
 def _save_weights(net: LSTMClassifier, path: Path, shown: Path) -> str:
     try:
         net.save_parameters(str(path))
@@ -44,38 +80,53 @@ def _save_weights(net: LSTMClassifier, path: Path, shown: Path) -> str:
     return sha256_file(path)
 
 
-def save_checkpoint(net: LSTMClassifier, spec: dict, directory: str | Path,
-                    extra_seeds: dict[int, LSTMClassifier] | None = None) -> None:
-    """Write weights and spec into a new folder and swap it in for ``directory`` as one unit.
+def write(directory: str | Path, net: LSTMClassifier, metadata: dict,
+          extra_seeds: dict[int, LSTMClassifier] | None = None) -> None:
+    """Write weights and metadata into a new folder and swap it in for ``directory`` as one unit.
 
-    The spec records how to rebuild and feed the model, and the SHA-256 of the weights written with it.
-    ``extra_seeds`` are the same architecture trained from other seeds (for the seed-to-seed spread):
-    only their weights are stored, each with its SHA-256 in the spec.
+    The metadata gains the SHA-256 of the weights written with it. ``extra_seeds`` are the same
+    architecture trained from other seeds (for the seed-to-seed spread): only their weights are stored,
+    each with its SHA-256 in the metadata.
     """
     directory = Path(directory)
     with atomic_dir(directory) as tmp:
         seed_hashes = {str(seed): _save_weights(other, tmp / seed_params_file(seed), directory / seed_params_file(seed))
                        for seed, other in (extra_seeds or {}).items()}
         weights = _save_weights(net, tmp / PARAMS_FILE, directory / PARAMS_FILE)
-        write_json(tmp / SPEC_FILE, {**spec, "weights_sha256": weights,
-                                     **({"seed_weights_sha256": seed_hashes} if seed_hashes else {})})
+        write_json(tmp / METADATA_FILE, {**metadata, "weights_sha256": weights,
+                                         **({"seed_weights_sha256": seed_hashes} if seed_hashes else {})})
 
 
-def load_seed_weights(net: LSTMClassifier, spec: dict, directory: str | Path, ctx: mx.Context) -> Iterator[int]:
-    """Load each extra seed's weights into ``net`` in turn, yielding the seed (the spec's ``seeds[1:]``)."""
+def _load_weights(net: LSTMClassifier, path: Path, expected_sha256: Any, directory: Path, ctx: mx.Context) -> None:
+    """Load the weights at ``path`` into ``net``, refusing a file that is not the one the metadata records,
+    that does not fit the architecture, or that holds NaN or infinite values."""
+    metadata_path = directory / METADATA_FILE
+    if not path.is_file():
+        raise CheckpointError(f"{path}: checkpoint file not found; train the approach first "
+                              f"(`dvc repro train@{directory.name}`)")
+    actual = sha256_file(path)
+    if actual != expected_sha256:
+        raise CheckpointError(f"{path}: the weights file is not the one {metadata_path} was written with "
+                              f"(SHA-256 {actual[:12]}..., {METADATA_FILE} records {str(expected_sha256)[:12]}...): "
+                              f"truncated, corrupt or from another training run; {_retrain(directory)}")
+    try:
+        net.load_parameters(str(path), ctx=ctx)
+    except Exception as exc:  # MXNetError on a truncated file, AssertionError on a shape mismatch
+        raise CheckpointError(f"{path}: weights do not match {metadata_path} or the file is truncated "
+                              f"({one_line(exc)}); {_retrain(directory)}") from None
+    for name, param in net.collect_params().items():
+        if not np.isfinite(param.data().asnumpy()).all():
+            short = name.split("_", 1)[-1]  # without the per-process block prefix
+            raise CheckpointError(f"{path}: weight {short} holds NaN or infinite values (training "
+                                  f"diverged?); {_retrain(directory)}")
+
+
+def load_seed_weights(net: LSTMClassifier, metadata: dict, directory: str | Path, ctx: mx.Context) -> Iterator[int]:
+    """Load each extra seed's weights into ``net`` in turn, yielding the seed (the metadata's ``seeds[1:]``)."""
     directory = Path(directory)
-    hashes = spec.get("seed_weights_sha256") or {}
-    for seed in spec.get("seeds", [])[1:]:
-        path = directory / seed_params_file(seed)
-        if path.is_file() and hashes.get(str(seed)) != sha256_file(path):
-            raise CheckpointError(f"{path}: not the weights {directory / SPEC_FILE} was written with (SHA-256 "
-                                  "differs); truncated, corrupt or from another training run; "
-                                  f"{_retrain(directory)}")
-        try:
-            net.load_parameters(str(path), ctx=ctx)
-        except Exception as exc:  # a missing, truncated or mismatched file
-            raise CheckpointError(f"{path}: weights of seed {seed} listed in {directory / SPEC_FILE} cannot be "
-                                  f"loaded ({one_line(exc)}); {_retrain(directory)}") from None
+    hashes = metadata.get("seed_weights_sha256") or {}
+    for seed in metadata.get("seeds", [])[1:]:
+        _load_weights(net, directory / seed_params_file(seed), hashes.get(str(seed)), directory, ctx)
         yield seed
 
 
@@ -83,101 +134,88 @@ def _retrain(directory: Path) -> str:
     return f"retrain it (`dvc repro train@{directory.name}`)"
 
 
-def _check_spec_shape(spec: Any, spec_path: Path, directory: Path) -> None:
+def _check_metadata_shape(metadata: Any, metadata_path: Path, directory: Path) -> None:
     problem = None
-    if not isinstance(spec, dict):
-        problem = f"the file holds {type(spec).__name__}, expected a JSON object"
-    elif not isinstance(spec.get("model"), dict):
+    if not isinstance(metadata, dict):
+        problem = f"the file holds {type(metadata).__name__}, expected a JSON object"
+    elif not isinstance(metadata.get("model"), dict):
         problem = "'model' is missing or not an object"
-    elif not isinstance(spec.get("preprocessing"), dict):
+    elif not isinstance(metadata.get("preprocessing"), dict):
         problem = "'preprocessing' is missing or not an object"
     else:
-        prep = spec["preprocessing"]
+        prep = metadata["preprocessing"]
         for key, kind in (("max_tokens", int), ("pad_id", int), ("lowercase", bool)):
             if not isinstance(prep.get(key), kind) or (kind is int and isinstance(prep.get(key), bool)):
                 problem = f"preprocessing.{key} = {prep.get(key)!r}, expected {kind.__name__}"
                 break
     if problem is None:
-        problem = _check_spec_values(spec)
+        problem = _check_metadata_values(metadata)
     if problem:
-        raise CheckpointError(f"{spec_path}: not a checkpoint spec written by the train stage ({problem}); "
+        raise CheckpointError(f"{metadata_path}: not checkpoint metadata written by the train stage ({problem}); "
                               f"{_retrain(directory)}")
 
 
-def _check_spec_values(spec: dict) -> str | None:
+def _check_metadata_values(metadata: dict) -> str | None:
     """What the shapes alone do not catch: values that would make predictions silently wrong."""
-    prep, model = spec["preprocessing"], spec["model"]
+    prep, model = metadata["preprocessing"], metadata["model"]
     if prep["max_tokens"] < 1:
         return f"preprocessing.max_tokens = {prep['max_tokens']}, expected an integer >= 1"
-    if not isinstance(spec.get("weights_sha256"), str):
+    if not isinstance(metadata.get("weights_sha256"), str):
         return "'weights_sha256' is missing: written by an older version"
-    names = spec.get("class_names")
+    names = metadata.get("class_names")
     if names is not None:
         if not (isinstance(names, list) and all(isinstance(n, str) and n.strip() for n in names)):
             return f"class_names = {short_repr(names)}, expected a list of non-empty strings"
         if len(set(names)) != len(names):
             return f"class_names = {short_repr(names)} names a class twice"
-        if len(names) != model.get("num_classes", 4):
-            return (f"class_names has {len(names)} names but the model has {model.get('num_classes', 4)} "
-                    "outputs")
+        if len(names) != model.get("num_classes", NUM_CLASSES):
+            return (f"class_names has {len(names)} names but the model has "
+                    f"{model.get('num_classes', NUM_CLASSES)} outputs")
     return None
-
-
-def short_repr(value: Any, limit: int = 80) -> str:
-    from pipeline.params import short_repr as shorten
-    return shorten(value, limit)
 
 
 def load_checkpoint(directory: str | Path, vocab_size: int, ctx: mx.Context,
                     vocab_sha256: str | None = None) -> tuple[LSTMClassifier, dict]:
-    """Rebuild the model from its spec and load its weights; refuse a vocabulary that does not fit.
+    """Rebuild the model from the checkpoint metadata and load its weights; refuse a vocabulary that does
+    not fit. Returns the model and the metadata.
 
     ``vocab_sha256`` (:func:`pipeline.vocab.fingerprint`): the vocabulary must be the one the model was
     trained with, not only of the same size.
     """
     directory = Path(directory)
-    params_path, spec_path = directory / PARAMS_FILE, directory / SPEC_FILE
-    for path in (params_path, spec_path):
+    params_path, metadata_path = directory / PARAMS_FILE, directory / METADATA_FILE
+    for path in (params_path, metadata_path):
         if not path.is_file():
             raise CheckpointError(f"{path}: checkpoint file not found; train the approach first "
                                   f"(`dvc repro train@{directory.name}`)")
-    spec = read_json(spec_path)
-    _check_spec_shape(spec, spec_path, directory)
-    model = spec["model"]
+    metadata = read_json(metadata_path)
+    _check_metadata_shape(metadata, metadata_path, directory)
+    model = metadata["model"]
     if model.get("vocab_size") != vocab_size:
-        raise CheckpointError(f"{spec_path}: the checkpoint was trained with a vocabulary of "
+        raise CheckpointError(f"{metadata_path}: the checkpoint was trained with a vocabulary of "
                               f"{model.get('vocab_size')} entries, the current vocabulary has "
                               f"{vocab_size}; {_retrain(directory)}")
-    recorded_vocab = spec["preprocessing"].get("vocab_sha256")
+    recorded_vocab = metadata["preprocessing"].get("vocab_sha256")
     if vocab_sha256 is not None and recorded_vocab != vocab_sha256:
-        raise CheckpointError(f"{spec_path}: the checkpoint was trained with another vocabulary than the current "
-                              f"one (SHA-256 {str(recorded_vocab)[:12]}... in the spec, {vocab_sha256[:12]}... now: "
-                              f"same size, different words or order); {_retrain(directory)}")
-    actual = sha256_file(params_path)
-    if actual != spec["weights_sha256"]:
-        raise CheckpointError(f"{params_path}: the weights file is not the one {spec_path} was written with "
-                              f"(SHA-256 {actual[:12]}..., the spec records {spec['weights_sha256'][:12]}...): "
-                              f"truncated, corrupt or from another training run; {_retrain(directory)}")
+        raise CheckpointError(f"{metadata_path}: the checkpoint was trained with another vocabulary than the "
+                              f"current one (SHA-256 {str(recorded_vocab)[:12]}... in the metadata, "
+                              f"{vocab_sha256[:12]}... now: same size, different words or order); "
+                              f"{_retrain(directory)}")
     try:
-        net = build_model(ModelSpec(**model), ctx)
-    except Exception as exc:  # unknown keys (TypeError) or values MXNet refuses
-        raise CheckpointError(f"{spec_path}: model spec does not describe an LSTMClassifier ({one_line(exc)}); "
-                              f"{_retrain(directory)}") from None
-    try:
-        net.load_parameters(str(params_path), ctx=ctx)
-    except Exception as exc:  # MXNetError on a truncated file, AssertionError on a shape mismatch
-        raise CheckpointError(f"{params_path}: weights do not match {spec_path} or the file is truncated "
+        extra = set(model) - {f.name for f in dataclasses.fields(Architecture)} - {"vocab_size", "num_classes"}
+        if extra:
+            raise TypeError(f"unknown keys {', '.join(sorted(extra))}")
+        net = build_model(Architecture.from_mapping(model), vocab_size, ctx,
+                          num_classes=model.get("num_classes", NUM_CLASSES))
+    except Exception as exc:  # missing or unknown keys, or values MXNet refuses
+        raise CheckpointError(f"{metadata_path}: the model in it does not describe an LSTMClassifier "
                               f"({one_line(exc)}); {_retrain(directory)}") from None
-    for name, param in net.collect_params().items():
-        if not np.isfinite(param.data().asnumpy()).all():
-            short = name.split("_", 1)[-1]  # without the per-process block prefix
-            raise CheckpointError(f"{params_path}: weight {short} holds NaN or infinite values (training "
-                                  f"diverged?); {_retrain(directory)}")
-    return net, spec
+    _load_weights(net, params_path, metadata["weights_sha256"], directory, ctx)
+    return net, metadata
 
 
-def check_matches_params(spec: dict, approach: dict, lowercase: bool, pad_id: int, directory: str | Path,
-                         train_settings: dict | None = None) -> None:
+def check_matches_params(metadata: dict, approach: Approach, lowercase: bool, pad_id: int,
+                         directory: str | Path) -> None:
     """Refuse a checkpoint trained with other settings than params.yaml now gives its approach.
 
     Catches an approach edited in params.yaml but not retrained (``python -m stages.evaluate`` run by
@@ -185,43 +223,44 @@ def check_matches_params(spec: dict, approach: dict, lowercase: bool, pad_id: in
     not trained with. Every difference is listed, checkpoint value first.
     """
     directory = Path(directory)
-    model, prep = spec["model"], spec["preprocessing"]
-    recorded = {key: model.get(key) for key in MODEL_KEYS}
-    recorded["max_tokens"] = prep.get("max_tokens")
-    current = {key: approach.get(key) for key in MODEL_KEYS}
-    current["max_tokens"] = approach.get("max_tokens")
-    differences = [f"{key} is {recorded[key]!r} in the checkpoint but {current[key]!r} in params.yaml"
-                   for key in ("max_tokens", *MODEL_KEYS) if _differs(recorded[key], current[key])]
+    model, prep = metadata["model"], metadata["preprocessing"]
+    differences = []
+    if prep.get("max_tokens") != approach.max_tokens:
+        differences.append(f"max_tokens is {prep.get('max_tokens')!r} in the checkpoint but "
+                           f"{approach.max_tokens!r} in params.yaml")
+    recorded = Architecture.from_mapping(model)  # load_checkpoint has checked that it has every key
+    if recorded != approach.architecture:
+        differences += [f"{key} is {theirs!r} in the checkpoint but {ours!r} in params.yaml"
+                        for key, theirs, ours in _field_differences(recorded, approach.architecture)]
     if prep.get("lowercase") != lowercase:
         differences.append(f"lowercase is {prep.get('lowercase')!r} in the checkpoint but {lowercase!r} "
                            "in params.yaml vocab.lowercase")
-    trained_with = spec.get("train")
-    if train_settings is not None and isinstance(trained_with, dict):
+    trained_with = metadata.get("train")
+    if isinstance(trained_with, dict):
         differences += [f"train.{key} is {trained_with[key]!r} in the checkpoint but {value!r} in params.yaml"
-                        for key, value in train_settings.items()
-                        if key in trained_with and _differs(trained_with[key], value)]
+                        for key, value in dataclasses.asdict(approach.train).items()
+                        if key in trained_with and trained_with[key] != value]
     if prep.get("pad_id") != pad_id:
         differences.append(f"pad_id is {prep.get('pad_id')!r} in the checkpoint but {pad_id!r} in the "
                            "current vocabulary")
     if differences:
-        raise CheckpointError(f"{directory / SPEC_FILE} does not match params.yaml approaches.{directory.name}: "
+        raise CheckpointError(f"{directory / METADATA_FILE} does not match params.yaml approaches.{directory.name}: "
                               f"{'; '.join(differences)}. The approach was edited but not retrained; "
                               f"{_retrain(directory)}")
 
 
-def _differs(a: Any, b: Any) -> bool:
-    if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool) \
-            and not isinstance(b, bool):
-        return float(a) != float(b)
-    return a != b
+def _field_differences(recorded: Architecture, current: Architecture) -> list[tuple[str, Any, Any]]:
+    theirs, ours = _plain(dataclasses.asdict(recorded)), _plain(dataclasses.asdict(current))
+    return [(key, theirs[key], ours[key]) for key in theirs if theirs[key] != ours[key]]
 
 
-def load_for_approach(name: str, params: dict, vocab, ctx: mx.Context) -> tuple[LSTMClassifier, dict]:
-    """Load approach ``name``'s checkpoint, refusing one that does not fit ``vocab`` or params.yaml."""
+def load_for_approach(approach: Approach, params: Params, vocab: Vocab,
+                      ctx: mx.Context) -> tuple[LSTMClassifier, dict]:
+    """Load ``approach``'s checkpoint, refusing one that does not fit ``vocab`` or params.yaml."""
     from pipeline.vocab import fingerprint
 
-    directory = paths.model_dir(name)
-    net, spec = load_checkpoint(directory, len(vocab), ctx, fingerprint(vocab))
-    check_matches_params(spec, params["approaches"][name], params["vocab"]["lowercase"],
-                         vocab.token_to_idx[vocab.padding_token], directory, train_settings(params, name))
-    return net, spec
+    directory = paths.model_dir(approach.name)
+    net, metadata = load_checkpoint(directory, len(vocab), ctx, fingerprint(vocab))
+    check_matches_params(metadata, approach, params.vocab.lowercase, vocab.token_to_idx[vocab.padding_token],
+                         directory)
+    return net, metadata

@@ -97,9 +97,9 @@ def stage_outputs(stage: str, dvc_yaml: str | Path = "dvc.yaml") -> tuple[list[s
     """``(cached, git-tracked)`` outputs dvc.yaml declares for ``stage``; empty when it cannot be read."""
     name, _, key = stage.partition("@")
     try:
-        spec = yaml.safe_load(Path(dvc_yaml).read_text(encoding="utf-8"))["stages"][name]
-        spec = spec.get("do", spec)
-        entries = [e for section in ("outs", "metrics", "plots") for e in spec.get(section) or []]
+        stage_def = yaml.safe_load(Path(dvc_yaml).read_text(encoding="utf-8"))["stages"][name]
+        stage_def = stage_def.get("do", stage_def)
+        entries = [e for section in ("outs", "metrics", "plots") for e in stage_def.get(section) or []]
     except (OSError, yaml.YAMLError, KeyError, TypeError, AttributeError):
         return [], []
     cached, tracked = [], []
@@ -149,16 +149,16 @@ def _log_cost(main: Callable, args: argparse.Namespace, seconds: float) -> None:
     log.info("stage %s%s: %.1f s, peak memory %.0f MB", stage, f"@{name}" if name else "", seconds, peak_mb)
 
 
-def run(main: Callable[[argparse.Namespace, dict], None], args: argparse.Namespace) -> None:
+def run(main: Callable[[argparse.Namespace, params_module.Params], None], args: argparse.Namespace) -> None:
     """Validate params, run ``main``; turn refusals into one ``error:`` line and exit code 2."""
     _setup_logging(args.quiet)
     signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         params = params_module.load(args.params)
         if getattr(args, "approach", None) is not None:
-            params_module.approach(params, args.approach)
+            params.approach(args.approach)  # an unknown name is refused before any work
         if getattr(args, "baseline", None) is not None:
-            params_module.baseline(params, args.baseline)
+            params.baseline(args.baseline)
         remove_stale_temps(OUTPUT_FOLDERS)
         started = time.perf_counter()
         main(args, params)

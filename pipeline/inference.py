@@ -29,7 +29,7 @@ def batch_arrays(tokens: np.ndarray, lengths: np.ndarray, ctx: mx.Context) -> tu
 def predict_logits(net, split: Split, max_tokens: int, pad_id: int, ctx: mx.Context,
                    batch_size: int = 1024, bucket_width: int = 1) -> np.ndarray:
     """Class scores for every document of ``split``, in the split's order."""
-    logits = np.zeros((len(split), net.spec.num_classes), dtype=np.float32)
+    logits = np.zeros((len(split), net.num_classes), dtype=np.float32)
     for index in length_batches(np.minimum(split.lengths, max_tokens), batch_size, rng=None):
         tokens, lengths = pad_batch(split, index, max_tokens, pad_id, bucket_width)
         logits[index] = net(*batch_arrays(tokens, lengths, ctx)).asnumpy()

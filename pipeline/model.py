@@ -9,41 +9,19 @@ length (``SequenceReverse``), and pooling reads valid steps only (``SequenceLast
 from __future__ import annotations
 
 from collections import OrderedDict
-from dataclasses import asdict, dataclass, field
 
 import mxnet as mx
 from mxnet import gluon
 from mxnet.gluon import nn, rnn
+
+from pipeline import NUM_CLASSES
+from pipeline.params import Architecture
 
 NEG_INF = -1e9
 MXNET_VERSION = mx.__version__
 # Max over time by oneDNN's pooling kernel, which is CPU code; where MXNet sees a GPU, the plain
 # reduction is used (MXNet's 1-D NWC pooling on GPUs is not exercised by this project's tests).
 MAX_BY_POOLING = mx.context.num_gpus() == 0
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    vocab_size: int
-    embed_len: int
-    hidden: list[int]
-    bidirectional: bool
-    fused: bool = False
-    dense: list[int] = field(default_factory=list)
-    pooling: str = "last"
-    dropout: float = 0.0
-    embed_dropout: float = 0.0
-    num_classes: int = 4
-
-    @classmethod
-    def from_approach(cls, approach: dict, vocab_size: int, num_classes: int = 4) -> ModelSpec:
-        keys = ("embed_len", "hidden", "bidirectional", "fused", "dense", "pooling", "dropout",
-                "embed_dropout")
-        return cls(vocab_size=vocab_size, num_classes=num_classes,
-                   **{k: approach[k] for k in keys if k in approach})
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 def max_over_time(F, seq, units: int):
@@ -80,35 +58,38 @@ class LSTMClassifier(gluon.HybridBlock):
     ``lengths`` is ``(batch,)`` float32 with each document's valid length (>= 1).
     """
 
-    def __init__(self, spec: ModelSpec, sparse_grad: bool = False, **kwargs):
+    def __init__(self, architecture: Architecture, vocab_size: int, num_classes: int = NUM_CLASSES,
+                 sparse_grad: bool = False, **kwargs):
         super().__init__(**kwargs)
-        self.spec = spec
+        self.architecture, self.vocab_size, self.num_classes = architecture, vocab_size, num_classes
         self.sparse_grad = sparse_grad
+        arch = architecture
         with self.name_scope():
-            self.embedding = nn.Embedding(spec.vocab_size, spec.embed_len, sparse_grad=sparse_grad)
-            self.embed_drop = nn.Dropout(spec.embed_dropout)
+            self.embedding = nn.Embedding(vocab_size, arch.embed_len, sparse_grad=sparse_grad)
+            self.embed_drop = nn.Dropout(arch.embed_dropout)
             # A fused multi-layer LSTM is only length-safe in the forward direction, so the
             # bidirectional case always stacks one forward and one backward LSTM per layer.
-            sizes = [spec.hidden[0]] if spec.fused and not spec.bidirectional else spec.hidden
-            layers = len(spec.hidden) if spec.fused and not spec.bidirectional else 1
+            sizes = [arch.hidden[0]] if arch.fused and not arch.bidirectional else arch.hidden
+            layers = len(arch.hidden) if arch.fused and not arch.bidirectional else 1
             self.forward_lstms = nn.HybridSequential()
             self.backward_lstms = nn.HybridSequential()
             for size in sizes:
                 self.forward_lstms.add(rnn.LSTM(size, num_layers=layers, layout="TNC"))
-                if spec.bidirectional:
+                if arch.bidirectional:
                     self.backward_lstms.add(rnn.LSTM(size, layout="TNC"))
             self.head = nn.HybridSequential()
-            for units in spec.dense:
-                self.head.add(nn.Dropout(spec.dropout), nn.Dense(units, activation="relu"))
-            self.head.add(nn.Dropout(spec.dropout), nn.Dense(spec.num_classes))
+            for units in arch.dense:
+                self.head.add(nn.Dropout(arch.dropout), nn.Dense(units, activation="relu"))
+            self.head.add(nn.Dropout(arch.dropout), nn.Dense(num_classes))
 
     def hybrid_forward(self, F, tokens, lengths):
         x = self.embed_drop(self.embedding(tokens))
         x = F.transpose(x, axes=(1, 0, 2))  # (T, batch, C): the LSTM's native layout
-        if not self.spec.bidirectional:
+        arch = self.architecture
+        if not arch.bidirectional:
             for lstm in self.forward_lstms:
                 x = lstm(x)
-            return self.head(pool(F, [x], lengths, self.spec.pooling, self.spec.hidden[-1]))
+            return self.head(pool(F, [x], lengths, arch.pooling, arch.hidden[-1]))
         layers = list(zip(self.forward_lstms, self.backward_lstms, strict=True))
         for i, (forward_lstm, backward_lstm) in enumerate(layers):
             forward = forward_lstm(x)
@@ -118,7 +99,7 @@ class LSTMClassifier(gluon.HybridBlock):
         # Pooling reads the backward direction as it came out, in reversed order: its last step is the
         # final state (document step 0), and max/mean do not depend on order. That saves reversing and
         # concatenating the whole output sequence (`benchmarks/choices.py` measures it).
-        return self.head(pool(F, [forward, backward_rev], lengths, self.spec.pooling, self.spec.hidden[-1]))
+        return self.head(pool(F, [forward, backward_rev], lengths, arch.pooling, arch.hidden[-1]))
 
 
 class StaticShapeCopies:
@@ -142,8 +123,9 @@ class StaticShapeCopies:
         if block is None:
             if len(self.copies) >= self.max_copies:
                 self.copies.popitem(last=False)
-            block = LSTMClassifier(self.net.spec, sparse_grad=self.net.sparse_grad, prefix=self.net.prefix,
-                                   params=self.net.collect_params())
+            net = self.net
+            block = LSTMClassifier(net.architecture, net.vocab_size, net.num_classes, sparse_grad=net.sparse_grad,
+                                   prefix=net.prefix, params=net.collect_params())
             block.hybridize(static_alloc=True, static_shape=True)
             self.copies[tokens.shape] = block
         else:
@@ -151,12 +133,12 @@ class StaticShapeCopies:
         return block(tokens, lengths)
 
 
-def build_model(spec: ModelSpec, ctx: mx.Context, seed: int | None = None, sparse_grad: bool = False,
-                hybridize: bool = True) -> LSTMClassifier:
+def build_model(architecture: Architecture, vocab_size: int, ctx: mx.Context, seed: int | None = None,
+                sparse_grad: bool = False, hybridize: bool = True, num_classes: int = NUM_CLASSES) -> LSTMClassifier:
     """Create, Xavier-initialise and (by default) hybridize a classifier."""
     if seed is not None:
         mx.random.seed(seed)
-    net = LSTMClassifier(spec, sparse_grad=sparse_grad)
+    net = LSTMClassifier(architecture, vocab_size, num_classes, sparse_grad=sparse_grad)
     net.initialize(mx.init.Xavier(), ctx=ctx)
     # One tiny forward pass completes Gluon's deferred initialisation, so every parameter has
     # its shape and value before training code reads or copies it.

@@ -1,17 +1,21 @@
-"""Load and validate ``params.yaml`` once, before any stage does work.
+"""Load and validate ``params.yaml`` once, into frozen typed objects, before any stage does work.
 
-Every rule lives here so that each stage refuses a bad file the same way: with the key path
-(``approaches.bilstm3.hidden[1]``), the value found and the rule it breaks.
+Every key is declared once, as a field of a dataclass below with the rule its value must follow; the
+rules give each refusal the key path (``approaches.bilstm3.hidden[1]``), the value found and what was
+expected. Stages and pipeline functions receive the objects (``params.train.batch_size``), not dicts.
+Architecture keys have no defaults in the code: an approach takes what it leaves out from
+``approach_defaults`` in params.yaml, so the file shows every value a run uses.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import math
 import re
 import reprlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +45,7 @@ class Rule:
     check: Callable[[Any], bool]
     expected: str
     required: bool = True
+    items: Rule | None = None  # for a list: the rule of each item, refused at its position (``hidden[1]``)
 
 
 _REPR = reprlib.Repr()
@@ -79,82 +84,170 @@ def _choice(options: tuple[str, ...], required: bool = True) -> Rule:
     return Rule(lambda v: v in options, "one of " + ", ".join(options), required)
 
 
+def _int_list(expected: str, non_empty: bool) -> Rule:
+    return Rule(lambda v: isinstance(v, list) and (len(v) > 0 or not non_empty), expected,
+                items=_int_at_least(1))
+
+
 def _c_grid(v: Any) -> bool:
     return isinstance(v, list) and len(v) > 0 and all(is_number(c) and c > 0 for c in v)
 
 
 BOOL = Rule(lambda v: isinstance(v, bool), "true or false")
-OPT_BOOL = Rule(lambda v: isinstance(v, bool), "true or false", required=False)
 STRING = Rule(lambda v: isinstance(v, str) and v.strip() != "", "a non-empty string")
 MD5 = Rule(lambda v: isinstance(v, str) and re.fullmatch(r"[0-9a-f]{32}", v) is not None,
            "32 lower-case hex digits (an MD5)")
-FRACTION = _num(lambda v: 0 < v < 1, "a number in the open interval (0, 1)")
-RATE = _num(lambda v: v >= 0 and v < 1, "a number in [0, 1)", required=False)
+RATE = _num(lambda v: 0 <= v < 1, "a number in [0, 1)")
 ACCURACY = _num(lambda v: 0 <= v <= 1, "an accuracy in [0, 1]")
 
-TRAIN_SCHEMA: dict[str, Rule] = {
-    "epochs": _int_at_least(1),
-    "batch_size": _int_at_least(1),
-    "learning_rate": _num(lambda v: 0 < v <= 10, "a number in (0, 10]"),
-    "lr_schedule": _choice(SCHEDULES),
-    "warmup_epochs": Rule(lambda v: _is_int(v) and v >= 0, "an integer >= 0"),
-    "weight_decay": _num(lambda v: 0 <= v <= 10, "a number in [0, 10]"),
-    "clip_gradient": _optional(_num(lambda v: 0 < v <= 1e6, "a number in (0, 1e6]")),
-    "patience": _optional(_int_at_least(1)),
-    "bucket_width": _int_at_least(1),
-    "word_dropout": _num(lambda v: 0 <= v < 1, "a number in [0, 1)"),
-    "sparse_embedding": BOOL,
-    "ema_decay": _optional(_num(lambda v: 0 < v < 1, "a number in (0, 1)")),
-    "seeds": _int_at_least(1),
-}
 
-APPROACH_SCHEMA: dict[str, Rule] = {
-    "max_tokens": _int_at_least(1),
-    "embed_len": _int_at_least(1),
-    "hidden": Rule(lambda v: isinstance(v, list) and len(v) > 0, "a non-empty list of integers >= 1"),
-    "bidirectional": BOOL,
-    "fused": OPT_BOOL,
-    "dense": Rule(lambda v: isinstance(v, list), "a list of integers >= 1 (may be empty)"),
-    "pooling": _choice(POOLINGS, required=False),
-    "dropout": RATE,
-    "embed_dropout": RATE,
-}
+def setting(rule: Rule | type | dict, default: Any = dataclasses.MISSING) -> Any:
+    """A dataclass field holding a params.yaml key: ``rule`` is a :class:`Rule`, a section's dataclass, or
+    a mapping of keys to rules (kept as a dict)."""
+    return field(default=default, metadata={"rule": rule})
+
+
+def schema(cls: type) -> dict[str, Any]:
+    """The keys of a section and their rules, read off its dataclass fields (nested sections as dicts)."""
+    rules = {f.name: f.metadata["rule"] for f in dataclasses.fields(cls) if "rule" in f.metadata}
+    return {key: schema(rule) if isinstance(rule, type) else rule for key, rule in rules.items()}
+
+
+def _construct(cls: type, data: dict) -> Any:
+    """``cls`` from a validated mapping: nested sections built too, lists frozen into tuples."""
+    values = {}
+    for f in dataclasses.fields(cls):
+        if f.name not in data:
+            continue  # an optional key: the field's default (null)
+        rule, value = f.metadata.get("rule"), data[f.name]
+        values[f.name] = _construct(rule, value) if isinstance(rule, type) else \
+            tuple(value) if isinstance(value, list) else value
+    return cls(**values)
+
+
+@dataclass(frozen=True)
+class DataSettings:
+    url: str = setting(STRING)
+    md5: dict[str, str] = setting({"train": MD5, "test": MD5})  # per split file
+    val_fraction: float = setting(_num(lambda v: 0 < v < 1, "a number in the open interval (0, 1)"))
+    source: str | None = setting(_optional(STRING), None)
+
+
+@dataclass(frozen=True)
+class VocabSettings:
+    lowercase: bool = setting(BOOL)
+    min_freq: int = setting(_int_at_least(1))
+    max_size: int | None = setting(_optional(_int_at_least(1)), None)
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """How one approach is trained: ``train`` with the approach's own ``train`` overrides applied."""
+
+    epochs: int = setting(_int_at_least(1))
+    batch_size: int = setting(_int_at_least(1))
+    learning_rate: float = setting(_num(lambda v: 0 < v <= 10, "a number in (0, 10]"))
+    lr_schedule: str = setting(_choice(SCHEDULES))
+    warmup_epochs: int = setting(Rule(lambda v: _is_int(v) and v >= 0, "an integer >= 0"))
+    weight_decay: float = setting(_num(lambda v: 0 <= v <= 10, "a number in [0, 10]"))
+    bucket_width: int = setting(_int_at_least(1))
+    word_dropout: float = setting(_num(lambda v: 0 <= v < 1, "a number in [0, 1)"))
+    sparse_embedding: bool = setting(BOOL)
+    seeds: int = setting(_int_at_least(1))
+    # null (or left out) turns these off
+    clip_gradient: float | None = setting(_optional(_num(lambda v: 0 < v <= 1e6, "a number in (0, 1e6]")), None)
+    patience: int | None = setting(_optional(_int_at_least(1)), None)
+    ema_decay: float | None = setting(_optional(_num(lambda v: 0 < v < 1, "a number in (0, 1)")), None)
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """The model of an approach: what the model builder reads and the checkpoint records (its
+    ``model`` entry, with the vocabulary size and number of classes), compared by equality."""
+
+    embed_len: int = setting(_int_at_least(1))
+    hidden: tuple[int, ...] = setting(_int_list("a non-empty list of integers >= 1", non_empty=True))
+    bidirectional: bool = setting(BOOL)
+    fused: bool = setting(BOOL)
+    dense: tuple[int, ...] = setting(_int_list("a list of integers >= 1 (may be empty)", non_empty=False))
+    pooling: str = setting(_choice(POOLINGS))
+    dropout: float = setting(RATE)
+    embed_dropout: float = setting(RATE)
+
+    @classmethod
+    def from_mapping(cls, data: dict) -> Architecture:
+        """From a checkpoint's ``model`` entry (which also holds vocab_size and num_classes)."""
+        return _construct(cls, {f.name: data[f.name] for f in dataclasses.fields(cls)})
+
+
+@dataclass(frozen=True)
+class Approach:
+    """One LSTM approach: its preprocessing, its architecture and how it is trained."""
+
+    name: str
+    max_tokens: int
+    architecture: Architecture
+    train: TrainSettings
+
+
+MAX_TOKENS = _int_at_least(1)
+APPROACH_KEYS = {"max_tokens": MAX_TOKENS, **schema(Architecture)}
+
+
+@dataclass(frozen=True)
+class Baseline:
+    ngram_max: int = setting(Rule(lambda v: _is_int(v) and 1 <= v <= MAX_NGRAM, f"an integer in [1, {MAX_NGRAM}]"))
+    model: str = setting(_choice(BASELINE_MODELS))
+    C: tuple[float, ...] = setting(Rule(_c_grid, "a non-empty list of numbers > 0 (the grid searched on the "
+                                                 "validation split)"))
+    sublinear_tf: bool = setting(BOOL)
+    max_iter: int = setting(_int_at_least(1))
+
+
+@dataclass(frozen=True)
+class ExplainSettings:
+    doc_indices: tuple[int, ...] = setting(Rule(
+        lambda v: isinstance(v, list) and len(v) > 0, "a non-empty list of test-row indices",
+        items=Rule(lambda v: _is_int(v) and 0 <= v < TEST_SIZE,
+                   f"an integer test-row index in [0, {TEST_SIZE})")))
+    num_features: int = setting(_int_at_least(1))
+    num_samples: int = setting(_int_at_least(1))
+    batch_size: int = setting(_int_at_least(1))
+
+
+@dataclass(frozen=True)
+class Params:
+    """params.yaml, validated."""
+
+    seed: int
+    data: DataSettings
+    vocab: VocabSettings
+    train: TrainSettings
+    approaches: dict[str, Approach]
+    reference: dict[str, float]
+    baselines: dict[str, Baseline]
+    explain: ExplainSettings
+
+    def approach(self, name: str) -> Approach:
+        """The settings of one approach; a clear error lists the known names."""
+        return _named(self.approaches, "approaches", name, "approach")
+
+    def baseline(self, name: str) -> Baseline:
+        """The settings of one baseline; a clear error lists the known names."""
+        return _named(self.baselines, "baselines", name, "baseline")
+
 
 SCHEMA: dict[str, Any] = {
     "seed": Rule(lambda v: _is_int(v) and 0 <= v < SEED_LIMIT, f"an integer in [0, {SEED_LIMIT - 1}]"),
-    "data": {
-        "url": STRING,
-        "source": _optional(STRING),
-        "md5": {"train": MD5, "test": MD5},
-        "val_fraction": FRACTION,
-    },
-    "vocab": {
-        "lowercase": BOOL,
-        "min_freq": _int_at_least(1),
-        "max_size": _optional(_int_at_least(1)),
-    },
-    "train": TRAIN_SCHEMA,
+    "data": schema(DataSettings),
+    "vocab": schema(VocabSettings),
+    "train": schema(TrainSettings),
+    "approach_defaults": "approach_defaults",
     "approaches": "approaches",
     "reference": "reference",
     "baselines": "baselines",
-    "explain": {
-        "doc_indices": Rule(lambda v: isinstance(v, list) and len(v) > 0,
-                            "a non-empty list of test-row indices"),
-        "num_features": _int_at_least(1),
-        "num_samples": _int_at_least(1),
-        "batch_size": _int_at_least(1),
-    },
+    "explain": schema(ExplainSettings),
 }
-
-BASELINE_SCHEMA: dict[str, Rule] = {
-    "ngram_max": Rule(lambda v: _is_int(v) and 1 <= v <= MAX_NGRAM, f"an integer in [1, {MAX_NGRAM}]"),
-    "model": _choice(BASELINE_MODELS),
-    "C": Rule(_c_grid, "a non-empty list of numbers > 0 (the grid searched on the validation split)"),
-    "sublinear_tf": BOOL,
-    "max_iter": _int_at_least(1),
-}
-
-APPROACH_DEFAULTS = {"fused": False, "pooling": "last", "dropout": 0.0, "embed_dropout": 0.0}
 
 
 def _did_you_mean(key: str, options: list[str]) -> str:
@@ -174,9 +267,24 @@ def _describe(rule: Any) -> str:
         return "a section with the keys " + ", ".join(rule)
     if rule == "approaches":
         return "a section mapping approach names to max_tokens, embed_len, hidden, bidirectional, dense"
+    if rule == "approach_defaults":
+        return "a section with the approach keys every approach takes unless it gives its own: " + \
+            ", ".join(APPROACH_KEYS)
     if rule == "baselines":
-        return "a section mapping baseline names to " + ", ".join(BASELINE_SCHEMA)
+        return "a section mapping baseline names to " + ", ".join(schema(Baseline))
     return "a section mapping approach names to reported test accuracies"
+
+
+def _optional_keys(rules: dict[str, Rule]) -> dict[str, Rule]:
+    return {k: dataclasses.replace(r, required=False) for k, r in rules.items()}
+
+
+def _check_value(value: Any, rule: Rule, path: str) -> None:
+    if not rule.check(value):
+        _fail(path, value, rule.expected)
+    for i, item in enumerate(value if rule.items else ()):
+        if not rule.items.check(item):
+            _fail(f"{path}[{i}]", item, rule.items.expected)
 
 
 def _check_mapping(data: Any, schema: dict[str, Any], path: str) -> None:
@@ -203,20 +311,7 @@ def _check_mapping(data: Any, schema: dict[str, Any], path: str) -> None:
         if isinstance(rule, dict):
             _check_mapping(value, rule, where)
         elif isinstance(rule, Rule):
-            if not rule.check(value):
-                _fail(where, value, rule.expected)
-        elif rule == "approaches":
-            _check_approaches(value, where, data.get("train", {}))
-        elif rule == "reference":
-            _check_reference(value, where)
-        elif rule == "baselines":
-            _check_baselines(value, where, data.get("approaches"))
-
-
-def _check_int_list(values: list, path: str, lo: int) -> None:
-    for i, v in enumerate(values):
-        if not (_is_int(v) and v >= lo):
-            _fail(f"{path}[{i}]", v, f"an integer >= {lo}")
+            _check_value(value, rule, where)
 
 
 def _check_name(name: Any, path: str, kind: str, seen: dict[str, str]) -> None:
@@ -231,60 +326,70 @@ def _check_name(name: Any, path: str, kind: str, seen: dict[str, str]) -> None:
     seen[name.lower()] = name
 
 
-def _check_baselines(baselines: Any, path: str, approaches: Any) -> None:
+def _baselines(baselines: Any, path: str, approaches: dict) -> dict[str, Baseline]:
     if not isinstance(baselines, dict) or not baselines:
         _fail(path, baselines, "a non-empty mapping of baseline names to settings")
     # Baselines write beside the approaches (plots/predictions/<name>.csv): names must not meet.
-    seen = {str(n).lower(): f"approaches.{n}" for n in approaches} if isinstance(approaches, dict) else {}
+    seen = {str(n).lower(): f"approaches.{n}" for n in approaches}
     for name, settings in baselines.items():
         _check_name(name, path, "baseline", seen)
-        _check_mapping(settings, BASELINE_SCHEMA, f"{path}.{name}")
+        _check_mapping(settings, schema(Baseline), f"{path}.{name}")
+    return {name: _construct(Baseline, settings) for name, settings in baselines.items()}
 
 
-def _check_approaches(approaches: Any, path: str, train_defaults: dict) -> None:
+def _approaches(approaches: Any, path: str, defaults: dict, train: dict) -> dict[str, Approach]:
     if not isinstance(approaches, dict) or not approaches:
         _fail(path, approaches, "a non-empty mapping of approach names to settings")
     seen: dict[str, str] = {}
-    for name, spec in approaches.items():
+    result = {}
+    optional = _optional_keys(APPROACH_KEYS)
+    for name, given in approaches.items():
         where = f"{path}.{name}"
         _check_name(name, path, "approach", seen)
-        if not isinstance(spec, dict):
-            _fail(where, spec, "a mapping with max_tokens, embed_len, hidden, bidirectional, dense")
-        plain = {k: v for k, v in spec.items() if k != "train"}
-        _check_mapping(plain, APPROACH_SCHEMA, where)  # "train" overrides are checked below
-        _check_int_list(spec["hidden"], f"{where}.hidden", 1)
-        _check_int_list(spec["dense"], f"{where}.dense", 1)
-        if spec.get("fused") and spec["bidirectional"]:
+        if not isinstance(given, dict):
+            _fail(where, given, "a mapping with max_tokens, embed_len, hidden, bidirectional, dense")
+        overrides = given.get("train", {})
+        _check_mapping(given, {**optional, "train": Rule(lambda v: isinstance(v, dict),
+                                                         "a mapping of training keys to override", False)}, where)
+        _check_mapping(overrides, _optional_keys(schema(TrainSettings)), f"{where}.train")
+        spec = {**defaults, **{k: v for k, v in given.items() if k != "train"}}
+        for key in APPROACH_KEYS:
+            if key not in spec:
+                raise ParamsError(f"params.yaml: missing key '{where}.{key}' (and approach_defaults.{key}): "
+                                  f"expected {APPROACH_KEYS[key].expected}")
+        if spec["fused"] and spec["bidirectional"]:
             _fail(f"{where}.fused", spec["fused"],
                   "false when bidirectional: true (the fused LSTM block runs forward only)")
-        if spec.get("fused") and len(set(spec["hidden"])) > 1:
+        if spec["fused"] and len(set(spec["hidden"])) > 1:
             _fail(f"{where}.hidden", spec["hidden"],
                   "equal sizes when fused: true (one fused LSTM has one hidden size)")
-        if "train" in spec:
-            overrides = spec["train"]
-            if not isinstance(overrides, dict):
-                _fail(f"{where}.train", overrides, "a mapping of training keys to override")
-            optional = {k: Rule(r.check, r.expected, required=False) for k, r in TRAIN_SCHEMA.items()}
-            _check_mapping(overrides, optional, f"{where}.train")
+        result[name] = Approach(name=name, max_tokens=spec["max_tokens"],
+                                architecture=_construct(Architecture, spec),
+                                train=_construct(TrainSettings, {**train, **overrides}))
+    return result
 
 
-def _check_reference(reference: Any, path: str) -> None:
+def _check_reference(reference: Any, path: str) -> dict[str, float]:
     if not isinstance(reference, dict):
         _fail(path, reference, "a mapping of approach names to reported test accuracies")
     for name, acc in reference.items():
         if not ACCURACY.check(acc):
             _fail(f"{path}.{name}", acc, ACCURACY.expected)
+    return dict(reference)
 
 
-def validate(params: Any) -> dict:
-    """Check the whole params mapping; return it with approach defaults filled in."""
-    _check_mapping(params, SCHEMA, "")
-    for i, idx in enumerate(params["explain"]["doc_indices"]):
-        if not (_is_int(idx) and 0 <= idx < TEST_SIZE):
-            _fail(f"explain.doc_indices[{i}]", idx, f"an integer test-row index in [0, {TEST_SIZE})")
-    for name, spec in params["approaches"].items():
-        params["approaches"][name] = {**APPROACH_DEFAULTS, **spec}
-    return params
+def validate(data: Any) -> Params:
+    """Check the whole params mapping, one section at a time in file order; return it as :class:`Params`."""
+    _check_mapping(data, SCHEMA, "")
+    defaults = data["approach_defaults"]
+    _check_mapping(defaults, _optional_keys(APPROACH_KEYS), "approach_defaults")
+    approaches = _approaches(data["approaches"], "approaches", defaults, data["train"])
+    reference = _check_reference(data["reference"], "reference")
+    baselines = _baselines(data["baselines"], "baselines", approaches)
+    return Params(seed=data["seed"], data=_construct(DataSettings, data["data"]),
+                  vocab=_construct(VocabSettings, data["vocab"]), train=_construct(TrainSettings, data["train"]),
+                  approaches=approaches, reference=reference, baselines=baselines,
+                  explain=_construct(ExplainSettings, data["explain"]))
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
@@ -307,7 +412,7 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
-def load(path: str | Path = DEFAULT_PARAMS) -> dict:
+def load(path: str | Path = DEFAULT_PARAMS) -> Params:
     """Read and validate params.yaml; every problem surfaces as a :class:`ParamsError`."""
     path = Path(path)
     if not path.is_file():
@@ -335,8 +440,7 @@ def load(path: str | Path = DEFAULT_PARAMS) -> dict:
     return validate(params)
 
 
-def _named(params: dict, section: str, name: str, kind: str) -> dict:
-    entries = params[section]
+def _named(entries: dict, section: str, name: str, kind: str) -> Any:
     if name not in entries:
         raise ParamsError(f"params.yaml: no {kind} named '{name}'{_did_you_mean(name, list(entries))}; "
                           f"known {section}: {', '.join(entries)}")
@@ -361,18 +465,3 @@ def _check_expanded_size(root: yaml.Node | None, path: Path) -> None:
     if root is not None and (total := size(root)) > MAX_NODES:
         raise ParamsError(f"{path}: its anchors and aliases (&name, *name) expand to {total:,} values; at most "
                           f"{MAX_NODES:,} are accepted (an alias repeated inside aliases grows exponentially)")
-
-
-def approach(params: dict, name: str) -> dict:
-    """The settings of one approach; a clear error lists the known names."""
-    return _named(params, "approaches", name, "approach")
-
-
-def baseline(params: dict, name: str) -> dict:
-    """The settings of one baseline; a clear error lists the known names."""
-    return _named(params, "baselines", name, "baseline")
-
-
-def train_settings(params: dict, name: str) -> dict:
-    """Global ``train`` settings with the approach's own ``train`` overrides applied."""
-    return {**params["train"], **approach(params, name).get("train", {})}

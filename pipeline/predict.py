@@ -7,7 +7,7 @@
 Prints one JSON line per text (or CSV with ``--format csv``), in input order: the text, the predicted
 class and the four class probabilities. Texts are vectorized the way the approach was trained and
 classified in batches of ``--batch-size``. Loads only the checkpoint (``models/<approach>/model.params``),
-its JSON spec (``models/<approach>/spec.json``) and the vocabulary (``data/vocab.json``): no params.yaml,
+its checkpoint metadata (``models/<approach>/spec.json``) and the vocabulary (``data/vocab.json``): no params.yaml,
 no caches, no DVC.
 
 A CSV is read either as AG News rows (``"label","title","description"``, no header; the text is title +
@@ -70,9 +70,9 @@ def classify(texts: Sequence[str], approach: str, models_dir: Path = paths.MODEL
                               f"{', '.join(known) if known else 'none (run `dvc repro` first)'}")
     vocab = load_vocab(vocab_path)
     ctx = default_context()
-    net, spec = load_checkpoint(directory, len(vocab), ctx, fingerprint(vocab))
-    prep = spec["preprocessing"]
-    names = list(spec.get("class_names") or CLASS_NAMES)
+    net, metadata = load_checkpoint(directory, len(vocab), ctx, fingerprint(vocab))
+    prep = metadata["preprocessing"]
+    names = list(metadata.get("class_names") or CLASS_NAMES)
     probs = predict_texts(net, list(texts), vocab, prep["lowercase"], prep["max_tokens"], ctx, batch_size)
     if not np.isfinite(probs).all():  # finite weights can still overflow; NaN is not valid JSON
         bad = int(np.flatnonzero(~np.isfinite(probs).all(axis=1))[0])

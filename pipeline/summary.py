@@ -16,7 +16,7 @@ import numpy as np
 
 from pipeline.errors import InputError
 from pipeline.fileio import atomic_path
-from pipeline.params import is_number
+from pipeline.params import Approach, Baseline, is_number
 from pipeline.statistics import holm, mcnemar, wilson_interval
 
 ALPHA = 0.05
@@ -97,14 +97,16 @@ def _seed_fields(eval_metrics: dict) -> dict:
                               "std": round(statistics.stdev(values), 6)}}
 
 
-def summary_rows(approaches: dict, baselines: dict, train_metrics: dict, eval_metrics: dict,
-                 baseline_metrics: dict, correct: dict[str, np.ndarray], reference: dict) -> list[dict]:
+def summary_rows(approaches: dict[str, Approach], baselines: dict[str, Baseline], train_metrics: dict,
+                 eval_metrics: dict, baseline_metrics: dict, correct: dict[str, np.ndarray],
+                 reference: dict) -> list[dict]:
     """One row per approach, then one per baseline; approach rows carry their paired tests."""
     rows = []
-    for name, spec in approaches.items():
-        rows.append({"approach": name, "kind": "lstm", "max_tokens": spec["max_tokens"],
-                     "embed_len": spec["embed_len"], "hidden": list(spec["hidden"]),
-                     "bidirectional": spec["bidirectional"], "pooling": spec["pooling"],
+    for name, approach in approaches.items():
+        arch = approach.architecture
+        rows.append({"approach": name, "kind": "lstm", "max_tokens": approach.max_tokens,
+                     "embed_len": arch.embed_len, "hidden": list(arch.hidden),
+                     "bidirectional": arch.bidirectional, "pooling": arch.pooling,
                      **_accuracy_fields(correct[name]), "macro_f1": eval_metrics[name]["macro_f1"],
                      **_seed_fields(eval_metrics[name]),
                      "train_seconds": train_metrics[name]["train_seconds"],
@@ -134,9 +136,9 @@ def _verdict(difference: float, p_holm: float) -> str:
     return "better" if difference > 0 else "worse"
 
 
-def describe_baseline(settings: dict, metrics: dict) -> str:
-    grams = "1-grams" if settings["ngram_max"] == 1 else f"1-{settings['ngram_max']}-grams"
-    model = {"logistic_regression": "logistic regression", "linear_svm": "linear SVM"}[settings["model"]]
+def describe_baseline(settings: Baseline, metrics: dict) -> str:
+    grams = "1-grams" if settings.ngram_max == 1 else f"1-{settings.ngram_max}-grams"
+    model = {"logistic_regression": "logistic regression", "linear_svm": "linear SVM"}[settings.model]
     return f"TF-IDF {grams} + {model}, C = {metrics.get('C', '?')} (chosen on validation)"
 
 

@@ -18,6 +18,7 @@ from pipeline.dataset import Split, length_batches, pad_batch
 from pipeline.errors import TrainingError
 from pipeline.inference import batch_arrays, predict_logits, to_device
 from pipeline.model import StaticShapeCopies
+from pipeline.params import TrainSettings
 
 log = logging.getLogger(__name__)
 
@@ -31,13 +32,13 @@ class TrainResult:
     samples_per_second: float
 
 
-def learning_rate(settings: dict, step: int, total_steps: int, steps_per_epoch: int) -> float:
+def learning_rate(settings: TrainSettings, step: int, total_steps: int, steps_per_epoch: int) -> float:
     """Linear warm-up for ``warmup_epochs``, then constant or cosine decay to zero."""
-    base = settings["learning_rate"]
-    warmup = settings["warmup_epochs"] * steps_per_epoch
+    base = settings.learning_rate
+    warmup = settings.warmup_epochs * steps_per_epoch
     if step < warmup:
         return base * (step + 1) / warmup
-    if settings["lr_schedule"] == "cosine":
+    if settings.lr_schedule == "cosine":
         progress = (step - warmup) / max(1, total_steps - warmup)
         return base * 0.5 * (1.0 + math.cos(math.pi * progress))
     return base
@@ -93,11 +94,11 @@ def drop_words(tokens: np.ndarray, lengths: np.ndarray, rate: float, unk_id: int
     return np.where(valid & (rng.random_sample(tokens.shape) < rate), unk_id, tokens).astype(np.int32)
 
 
-def make_trainer(net, settings: dict) -> gluon.Trainer:
+def make_trainer(net, settings: TrainSettings) -> gluon.Trainer:
     """Adam with the configured weight decay and gradient clipping (lazy rows for sparse gradients)."""
-    optimizer_args = {"learning_rate": settings["learning_rate"], "wd": settings["weight_decay"]}
-    if settings["clip_gradient"]:
-        optimizer_args["clip_gradient"] = settings["clip_gradient"]
+    optimizer_args = {"learning_rate": settings.learning_rate, "wd": settings.weight_decay}
+    if settings.clip_gradient:
+        optimizer_args["clip_gradient"] = settings.clip_gradient
     return gluon.Trainer(net.collect_params(), "adam", optimizer_args)
 
 
@@ -115,31 +116,31 @@ def train_step(forward, trainer: gluon.Trainer, loss_fn, data: mx.nd.NDArray, le
     return loss
 
 
-def train(net, train_split: Split, val_split: Split, settings: dict, max_tokens: int, pad_id: int,
+def train(net, train_split: Split, val_split: Split, settings: TrainSettings, max_tokens: int, pad_id: int,
           ctx: mx.Context, seed: int, progress: bool = True, unk_id: int = 0) -> TrainResult:
     """Train ``net`` in place; on return it holds the weights of the best validation epoch."""
     rng = np.random.RandomState(seed)
-    batch_size, width = settings["batch_size"], settings["bucket_width"]
+    batch_size, width = settings.batch_size, settings.bucket_width
     trainer = make_trainer(net, settings)
     forward = StaticShapeCopies(net)
     loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
     lengths = np.minimum(train_split.lengths, max_tokens)
     steps_per_epoch = math.ceil(len(train_split) / batch_size)
-    total_steps = steps_per_epoch * settings["epochs"]
+    total_steps = steps_per_epoch * settings.epochs
     history: list[dict] = []
     best = {"val_loss": math.inf, "epoch": 0, "params": None}
     step, seen, train_time = 0, 0, 0.0
-    average = WeightAverage(net, settings["ema_decay"]) if settings["ema_decay"] else None
+    average = WeightAverage(net, settings.ema_decay) if settings.ema_decay else None
     evaluated = average.applied if average else contextlib.nullcontext
-    for epoch in range(1, settings["epochs"] + 1):
+    for epoch in range(1, settings.epochs + 1):
         started = time.perf_counter()
         batches = length_batches(lengths, batch_size, rng)
         epoch_loss = mx.nd.zeros(1, ctx=ctx)
-        bar = tqdm(batches, desc=f"epoch {epoch}/{settings['epochs']}", unit="batch",
+        bar = tqdm(batches, desc=f"epoch {epoch}/{settings.epochs}", unit="batch",
                    disable=not progress, leave=False)
         for index in bar:
             tokens, batch_lengths = pad_batch(train_split, index, max_tokens, pad_id, width)
-            tokens = drop_words(tokens, batch_lengths, settings["word_dropout"], unk_id, rng)
+            tokens = drop_words(tokens, batch_lengths, settings.word_dropout, unk_id, rng)
             trainer.set_learning_rate(learning_rate(settings, step, total_steps, steps_per_epoch))
             data, valid = batch_arrays(tokens, batch_lengths, ctx)
             loss = train_step(forward, trainer, loss_fn, data, valid,
@@ -160,8 +161,8 @@ def train(net, train_split: Split, val_split: Split, settings: dict, max_tokens:
                         "val_loss": round(val_loss, 6), "val_accuracy": round(val_acc, 6)})
         log.info("epoch %d: train loss %.4f, val loss %.4f, val accuracy %.4f",
                  epoch, train_loss, val_loss, val_acc)
-        if settings["patience"] and epoch - best["epoch"] >= settings["patience"]:
-            log.info("early stop: no validation improvement for %d epochs", settings["patience"])
+        if settings.patience and epoch - best["epoch"] >= settings.patience:
+            log.info("early stop: no validation improvement for %d epochs", settings.patience)
             break
     if best["params"] is None:
         raise TrainingError("validation loss was never finite: training diverged; lower "

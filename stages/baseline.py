@@ -1,16 +1,18 @@
 """Stage `baseline@<name>`: a TF-IDF n-gram linear model on the cached splits, evaluated like the LSTMs."""
 
+import argparse
 import time
 
 from pipeline import CLASS_NAMES, cli, paths
 from pipeline.dataset import load_split
 from pipeline.fileio import atomic_paths, write_json
+from pipeline.params import Params
 from pipeline.vocab import load_vocab
 
 
-def main(args, params) -> None:
+def main(args: argparse.Namespace, params: Params) -> None:
     name = args.baseline
-    settings = params["baselines"][name]  # cli.run has checked the name
+    settings = params.baseline(name)
     vocab_size = len(load_vocab(paths.VOCAB))
     train, val, test = (load_split(paths.cache_file(s), vocab_size) for s in ("train", "val", "test"))
 
@@ -19,7 +21,7 @@ def main(args, params) -> None:
     from pipeline.metrics import classification_metrics, plot_confusion, write_predictions
 
     started = time.perf_counter()
-    fitted = fit_baseline(train, val, vocab_size, settings, params["seed"])
+    fitted = fit_baseline(train, val, vocab_size, settings, params.seed)
     seconds = time.perf_counter() - started
     predicted = fitted.predict(test)
     metrics = classification_metrics(test.labels, predicted, CLASS_NAMES)

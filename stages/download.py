@@ -6,24 +6,26 @@ environment variable or the files behind a folder, so dvc.yaml runs this stage o
 files are the ones metrics/data.json records.
 """
 
+import argparse
 import logging
 import os
 
 from pipeline import cli, paths
 from pipeline.download import SOURCE_ENV, download, unchanged
 from pipeline.fileio import write_json
+from pipeline.params import Params
 
 log = logging.getLogger(__name__)
 
 
-def main(args, params) -> None:
-    data = params["data"]
-    source = os.environ.get(SOURCE_ENV) or data["source"] or data["url"]
+def main(args: argparse.Namespace, params: Params) -> None:
+    data = params.data
+    source = os.environ.get(SOURCE_ENV) or data.source or data.url
     record = paths.METRICS / "data.json"
-    if unchanged(source, data["md5"], paths.RAW, record):
+    if unchanged(source, data.md5, paths.RAW, record):
         log.info("%s: the source and its files are the ones %s records; %s kept", source, record, paths.RAW)
         return
-    stats = download(data["url"], data["md5"], paths.RAW, source)
+    stats = download(data.url, data.md5, paths.RAW, source)
     write_json(record, {"origin": source, **stats})
 
 

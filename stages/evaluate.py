@@ -1,9 +1,12 @@
 """Stage `evaluate@<approach>`: test accuracy, per-class report and confusion matrix of one approach."""
 
+import argparse
+
 from pipeline import CLASS_NAMES, cli, paths
+from pipeline.params import Params
 
 
-def main(args, params) -> None:
+def main(args: argparse.Namespace, params: Params) -> None:
     # MXNet and the plotting stack load here, after params.yaml was validated: a refusal is instant.
     from pipeline.checkpoint import load_for_approach, load_seed_weights
     from pipeline.dataset import load_split
@@ -15,12 +18,13 @@ def main(args, params) -> None:
     vocab = load_vocab(paths.VOCAB)
     test = load_split(paths.cache_file("test"), len(vocab))
     ctx = default_context()
-    net, spec = load_for_approach(name, params, vocab, ctx)
-    prep = spec["preprocessing"]
+    net, metadata = load_for_approach(params.approach(name), params, vocab, ctx)
+    prep = metadata["preprocessing"]
     predicted = predict_logits(net, test, prep["max_tokens"], prep["pad_id"], ctx).argmax(axis=1)
     # Extra seeds (train.seeds > 1) only measure the spread; the report's accuracy is the first seed's.
-    seed_accuracies = {str(spec["seeds"][0]): float((predicted == test.labels).mean())} if spec.get("seeds") else {}
-    for seed in load_seed_weights(net, spec, paths.model_dir(name), ctx):
+    seed_accuracies = ({str(metadata["seeds"][0]): float((predicted == test.labels).mean())}
+                       if metadata.get("seeds") else {})
+    for seed in load_seed_weights(net, metadata, paths.model_dir(name), ctx):
         other = predict_logits(net, test, prep["max_tokens"], prep["pad_id"], ctx).argmax(axis=1)
         seed_accuracies[str(seed)] = float((other == test.labels).mean())
 

@@ -1,20 +1,21 @@
 """Stage `explain`: LIME explanations of the configured test documents for every approach."""
 
+import argparse
 import logging
 
 from pipeline import CLASS_NAMES, cli, paths
 from pipeline.corpus import read_raw_split
-from pipeline.params import ParamsError
+from pipeline.params import Params, ParamsError
 from pipeline.tokenize import tokenize
 
 log = logging.getLogger(__name__)
 
 
-def main(args, params) -> None:
-    opts = params["explain"]
-    lowercase = params["vocab"]["lowercase"]
+def main(args: argparse.Namespace, params: Params) -> None:
+    opts = params.explain
+    lowercase = params.vocab.lowercase
     test = read_raw_split("test")
-    for i, index in enumerate(opts["doc_indices"]):
+    for i, index in enumerate(opts.doc_indices):
         if index >= len(test):
             raise ParamsError(f"params.yaml: explain.doc_indices[{i}] = {index}: the test split has "
                               f"only {len(test)} rows (valid indices 0..{len(test) - 1})")
@@ -33,20 +34,20 @@ def main(args, params) -> None:
     vocab = load_vocab(paths.VOCAB)
     ctx = default_context()
     # Every checkpoint is loaded and checked before any explanation is written.
-    models = {name: load_for_approach(name, params, vocab, ctx) for name in params["approaches"]}
+    models = {name: load_for_approach(approach, params, vocab, ctx) for name, approach in params.approaches.items()}
     written: set[str] = set()
-    for name, (net, spec) in models.items():
-        prep = spec["preprocessing"]
+    for name, (net, metadata) in models.items():
+        prep = metadata["preprocessing"]
 
         def predict_proba(texts, net=net, prep=prep):
             return predict_texts(net, texts, vocab, prep["lowercase"], prep["max_tokens"], ctx,
-                                 opts["batch_size"])
+                                 opts.batch_size)
 
-        for index in opts["doc_indices"]:
+        for index in opts.doc_indices:
             log.info("explaining test document %d with %s", index, name)
             text = test.texts[index]
-            explanation = explain_document(text, predict_proba, CLASS_NAMES, opts["num_features"],
-                                           opts["num_samples"], params["seed"])
+            explanation = explain_document(text, predict_proba, CLASS_NAMES, opts.num_features,
+                                           opts.num_samples, params.seed)
             record = explanation_record(explanation, text, index, int(test.labels[index]), CLASS_NAMES)
             stem = f"{name}_doc{index}"
             written.add(stem)

@@ -1,42 +1,39 @@
 """Stage `train@<approach>`: train one approach's LSTM classifier and write its checkpoint."""
 
+import argparse
 import csv
 import logging
 
-from pipeline import CLASS_NAMES, cli, paths
-from pipeline.checkpoint import save_checkpoint
+from pipeline import checkpoint, cli, paths
 from pipeline.dataset import load_split
 from pipeline.fileio import atomic_open, atomic_paths, write_json
-from pipeline.model import MXNET_VERSION, ModelSpec, build_model, default_context
-from pipeline.params import approach as get_approach
-from pipeline.params import train_settings
-from pipeline.tokenize import TOKEN_PATTERN
+from pipeline.model import build_model, default_context
+from pipeline.params import Params
 from pipeline.training import train
-from pipeline.vocab import fingerprint, load_vocab
+from pipeline.vocab import load_vocab
 
 log = logging.getLogger(__name__)
 
 
-def main(args, params) -> None:
-    name = args.approach
-    spec_params = get_approach(params, name)
-    settings = train_settings(params, name)
+def main(args: argparse.Namespace, params: Params) -> None:
+    approach = params.approach(args.approach)
+    name, settings = approach.name, approach.train
     vocab = load_vocab(paths.VOCAB)
     pad_id = vocab.token_to_idx[vocab.padding_token]
     train_split = load_split(paths.cache_file("train"), len(vocab))
     val_split = load_split(paths.cache_file("val"), len(vocab))
     ctx = default_context()
-    spec = ModelSpec.from_approach(spec_params, len(vocab), len(CLASS_NAMES))
     unk_id = vocab.token_to_idx[vocab.unknown_token]
     # Seeds seed, seed+1, ...: the first is the checkpoint every later stage uses; the others only
     # measure the seed-to-seed spread of test accuracy (evaluate, summarize).
-    seeds = [params["seed"] + k for k in range(settings["seeds"])]
+    seeds = [params.seed + k for k in range(settings.seeds)]
     nets, results = {}, {}
     for seed in seeds:
         if len(seeds) > 1:
             log.info("training %s with seed %d (%d of %d)", name, seed, len(nets) + 1, len(seeds))
-        nets[seed] = build_model(spec, ctx, seed=seed, sparse_grad=settings["sparse_embedding"])
-        results[seed] = train(nets[seed], train_split, val_split, settings, spec_params["max_tokens"], pad_id,
+        nets[seed] = build_model(approach.architecture, len(vocab), ctx, seed=seed,
+                                 sparse_grad=settings.sparse_embedding)
+        results[seed] = train(nets[seed], train_split, val_split, settings, approach.max_tokens, pad_id,
                               ctx, seed, progress=not args.quiet, unk_id=unk_id)
     net, result = nets[seeds[0]], results[seeds[0]]
     best = result.history[result.best_epoch - 1]
@@ -56,17 +53,8 @@ def main(args, params) -> None:
             writer = csv.DictWriter(fh, fieldnames=list(result.history[0]), lineterminator="\n")
             writer.writeheader()
             writer.writerows(result.history)
-        save_checkpoint(net, {
-            "approach": name,
-            "model": spec.to_dict(),
-            "preprocessing": {"token_pattern": TOKEN_PATTERN, "lowercase": params["vocab"]["lowercase"],
-                              "max_tokens": spec_params["max_tokens"], "padding": "right",
-                              "pad_id": pad_id, "unk_id": unk_id, "vocab_sha256": fingerprint(vocab)},
-            "class_names": list(CLASS_NAMES),
-            "train": settings,
-            "seeds": seeds,
-            "mxnet_version": MXNET_VERSION,
-        }, paths.model_dir(name), extra_seeds={s: nets[s] for s in seeds[1:]})
+        checkpoint.save(paths.model_dir(name), net, approach, vocab, params.vocab.lowercase, seeds,
+                        extra_seeds={s: nets[s] for s in seeds[1:]})
 
 
 if __name__ == "__main__":

@@ -1,12 +1,14 @@
 """Stage `vectorize_cache`: token ids of every document as int32 arrays (train/val/test .npz)."""
 
+import argparse
+
 import numpy as np
 
 from pipeline import cli, paths
 from pipeline.corpus import check_classes, label_counts, read_raw_split
 from pipeline.dataset import save_split, stratified_split, vectorize
 from pipeline.fileio import atomic_paths, write_json
-from pipeline.params import ParamsError
+from pipeline.params import Params, ParamsError
 from pipeline.tokenize import tokenize_all
 from pipeline.vocab import load_vocab
 
@@ -21,13 +23,13 @@ def describe(split) -> dict:
             "labels": label_counts(split.labels)}
 
 
-def main(args, params) -> None:
-    lowercase = params["vocab"]["lowercase"]
+def main(args: argparse.Namespace, params: Params) -> None:
+    lowercase = params.vocab.lowercase
     corpora = {name: read_raw_split(name)
                for name in ("train", "test")}
     check_classes(corpora["train"], paths.RAW / "train.csv")
-    fraction = params["data"]["val_fraction"]
-    train_idx, val_idx = stratified_split(corpora["train"].labels, fraction, params["seed"])
+    fraction = params.data.val_fraction
+    train_idx, val_idx = stratified_split(corpora["train"].labels, fraction, params.seed)
     if len(val_idx) == 0 or len(train_idx) == 0:
         raise ParamsError(f"params.yaml: data.val_fraction = {fraction} leaves {len(train_idx)} training and "
                          f"{len(val_idx)} validation documents out of {len(corpora['train'])} training rows; "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import shutil
 from pathlib import Path
 from types import SimpleNamespace
@@ -11,12 +12,15 @@ import mxnet as mx
 import pytest
 import yaml
 
+from pipeline import checkpoint
 from pipeline.corpus import read_corpus
 from pipeline.dataset import stratified_split, vectorize
-from pipeline.model import ModelSpec, build_model
+from pipeline.model import build_model
+from pipeline.params import Approach, Architecture, TrainSettings
+from pipeline.params import load as load_params
 from pipeline.tokenize import tokenize_all
 from pipeline.training import train
-from pipeline.vocab import build_vocab, fingerprint
+from pipeline.vocab import build_vocab
 from tests.corpus_gen import agnews_csv_text, make_corpus
 from tests.dvc_project import build_project
 
@@ -25,20 +29,20 @@ PARAMS_YAML = REPO / "params.yaml"
 
 # Training settings for tiny, fast runs: the repository's `train` defaults (so that keys added there
 # later are present) with the sizes and rates of a tiny run on top.
-TINY_SETTINGS = {
-    **yaml.safe_load(PARAMS_YAML.read_text(encoding="utf-8"))["train"],
-    "epochs": 4,
-    "batch_size": 32,
-    "learning_rate": 0.02,
-    "lr_schedule": "constant",
-    "warmup_epochs": 0,
-    "weight_decay": 0.0,
-    "clip_gradient": None,
-    "word_dropout": 0.0,  # the repository's regularisers slow learning too much for 4 tiny epochs
-    "ema_decay": None,
-    "patience": None,
-    "bucket_width": 5,
-}
+TINY_SETTINGS: TrainSettings = dataclasses.replace(
+    load_params(PARAMS_YAML).train,
+    epochs=4,
+    batch_size=32,
+    learning_rate=0.02,
+    lr_schedule="constant",
+    warmup_epochs=0,
+    weight_decay=0.0,
+    clip_gradient=None,
+    word_dropout=0.0,  # the repository's regularisers slow learning too much for 4 tiny epochs
+    ema_decay=None,
+    patience=None,
+    bucket_width=5,
+)
 TINY_MAX_TOKENS = 20
 TINY_SEED = 7
 
@@ -51,10 +55,11 @@ def write_agnews_csv(path, rows, newline: str = "\n") -> Path:
     return path
 
 
-def tiny_spec(vocab_size: int, **overrides) -> ModelSpec:
-    values = {"embed_len": 8, "hidden": [8], "bidirectional": False, "dense": [], "pooling": "last"}
-    values.update(overrides)
-    return ModelSpec(vocab_size=vocab_size, **values)
+def tiny_architecture(**overrides) -> Architecture:
+    values = {"embed_len": 8, "hidden": (8,), "bidirectional": False, "fused": False, "dense": (),
+              "pooling": "last", "dropout": 0.0, "embed_dropout": 0.0}
+    values.update({k: tuple(v) if isinstance(v, list) else v for k, v in overrides.items()})
+    return Architecture(**values)
 
 
 @pytest.fixture
@@ -95,7 +100,7 @@ def params_variant(tmp_path, repo_params):
 @pytest.fixture
 def settings():
     """Return ``make(**overrides)``: training settings for tiny, fast runs."""
-    return lambda **overrides: {**TINY_SETTINGS, **overrides}
+    return lambda **overrides: dataclasses.replace(TINY_SETTINGS, **overrides)
 
 
 @pytest.fixture(scope="session")
@@ -123,18 +128,13 @@ def tiny_data(tmp_path_factory) -> SimpleNamespace:
 @pytest.fixture(scope="session")
 def trained(tiny_data, ctx) -> SimpleNamespace:
     """A tiny classifier trained once per session on ``tiny_data`` (shared, treat as read-only)."""
-    spec = tiny_spec(tiny_data.vocab_size)
-    net = build_model(spec, ctx, seed=TINY_SEED)
-    result = train(net, tiny_data.train, tiny_data.val, dict(TINY_SETTINGS), TINY_MAX_TOKENS,
+    approach = Approach("tiny", TINY_MAX_TOKENS, tiny_architecture(), TINY_SETTINGS)
+    net = build_model(approach.architecture, tiny_data.vocab_size, ctx, seed=TINY_SEED)
+    result = train(net, tiny_data.train, tiny_data.val, TINY_SETTINGS, TINY_MAX_TOKENS,
                    tiny_data.pad_id, ctx, seed=TINY_SEED, progress=False)
-    checkpoint_spec = {
-        "approach": "tiny",
-        "model": spec.to_dict(),
-        "preprocessing": {"lowercase": True, "max_tokens": TINY_MAX_TOKENS, "pad_id": tiny_data.pad_id,
-                          "unk_id": tiny_data.vocab.token_to_idx[tiny_data.vocab.unknown_token],
-                        "vocab_sha256": fingerprint(tiny_data.vocab)},
-    }
-    return SimpleNamespace(net=net, spec=spec, checkpoint_spec=checkpoint_spec, result=result)
+    # The metadata the train stage writes, built by the same function (pipeline.checkpoint.save).
+    metadata = checkpoint.build_metadata(approach, tiny_data.vocab, lowercase=True, seeds=[TINY_SEED])
+    return SimpleNamespace(net=net, approach=approach, metadata=metadata, result=result)
 
 
 

@@ -21,6 +21,8 @@ from tests.corpus_gen import make_corpus
 REPO = Path(__file__).resolve().parents[1]
 
 # One approach of each architecture kind; tiny, so a full `dvc repro` takes seconds.
+# What the small test approaches leave out: no regularisation, so that a few tiny epochs learn something.
+SMALL_APPROACH_DEFAULTS = {"fused": False, "pooling": "last", "dropout": 0.0, "embed_dropout": 0.0}
 SMALL_APPROACHES = {
     "uni": {"max_tokens": 12, "embed_len": 8, "hidden": [8], "bidirectional": False, "dense": [],
             "pooling": "last"},
@@ -65,6 +67,7 @@ def shrink_params(path: Path) -> None:
     params = yaml.safe_load(path.read_text())
     # No weight average: over the few steps of a tiny run it would keep the weights near their start.
     params["train"].update(epochs=2, batch_size=32, ema_decay=None)
+    params["approach_defaults"] = dict(SMALL_APPROACH_DEFAULTS)
     params["approaches"] = SMALL_APPROACHES
     params["reference"] = {"uni": 0.81}
     params["explain"].update(doc_indices=[3], num_samples=40, num_features=5)

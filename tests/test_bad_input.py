@@ -27,6 +27,7 @@ import yaml
 
 from tests.conftest import write_agnews_csv
 from tests.corpus_gen import agnews_csv_text, make_corpus
+from tests.dvc_project import SMALL_APPROACH_DEFAULTS
 
 REPO = Path(__file__).resolve().parents[1]
 APPROACH = "tiny"
@@ -128,6 +129,7 @@ def tiny_params(approaches: dict | None = None) -> dict:
     plain = {"lr_schedule": "constant", "warmup_epochs": 0, "patience": None, "word_dropout": 0.0,
              "ema_decay": None, "sparse_embedding": False}
     params["train"].update({k: v for k, v in plain.items() if k in params["train"]})
+    params["approach_defaults"] = dict(SMALL_APPROACH_DEFAULTS)
     params["approaches"] = approaches or {APPROACH: dict(TINY_APPROACH)}
     params["reference"] = {name: 0.8 for name in params["approaches"]}
     params["baselines"] = {BASELINE: {"ngram_max": 2, "model": "linear_svm", "C": [1.0], "sublinear_tf": True,

@@ -7,6 +7,7 @@ import pytest
 
 from pipeline.baseline import NgramVocabulary, fit_baseline, ngram_codes
 from pipeline.dataset import vectorize
+from pipeline.params import Baseline
 
 VOCAB = {"<unk>": 0, "<pad>": 1, "a": 2, "b": 3, "c": 4}
 V = len(VOCAB)
@@ -45,7 +46,7 @@ def test_counts_drop_ngrams_unseen_in_training():
 
 @pytest.mark.parametrize("model", ["logistic_regression", "linear_svm"])
 def test_fit_baseline_learns_and_scores_every_C_on_validation(tiny_data, model):
-    settings = {"ngram_max": 2, "model": model, "C": [10.0, 0.5], "sublinear_tf": True, "max_iter": 1000}
+    settings = Baseline(ngram_max=2, model=model, C=(10.0, 0.5), sublinear_tf=True, max_iter=1000)
     fitted = fit_baseline(tiny_data.train, tiny_data.val, tiny_data.vocab_size, settings, seed=0)
     assert list(fitted.val_accuracy_by_C) == [0.5, 10.0]  # tried from the strongest regularisation up
     assert fitted.val_accuracy_by_C == {0.5: 1.0, 10.0: 1.0}  # the generated classes are separable
@@ -59,6 +60,6 @@ def test_fit_baseline_scores_on_the_validation_labels(tiny_data):
     """With every validation label rotated to a wrong class, no C can score: the split is really used."""
     val = tiny_data.val
     wrong = type(val)(val.ids, val.offsets, (val.labels + 1) % 4, val.rows)
-    settings = {"ngram_max": 1, "model": "linear_svm", "C": [1.0], "sublinear_tf": True, "max_iter": 1000}
+    settings = Baseline(ngram_max=1, model="linear_svm", C=(1.0,), sublinear_tf=True, max_iter=1000)
     fitted = fit_baseline(tiny_data.train, wrong, tiny_data.vocab_size, settings, seed=0)
     assert fitted.val_accuracy_by_C == {1.0: 0.0}

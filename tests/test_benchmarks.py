@@ -18,8 +18,10 @@ import yaml
 from benchmarks import choices, pytorch_reference
 from benchmarks import throughput as bench
 from benchmarks.corpus import make_texts
-from pipeline.model import ModelSpec, StaticShapeCopies, build_model
+from pipeline.model import StaticShapeCopies, build_model
+from pipeline.params import load as load_params
 from pipeline.training import make_trainer, train_step
+from tests.conftest import tiny_architecture
 from tests.corpus_gen import make_corpus
 from tests.dvc_project import REPO, project_env, run, shrink_params, write_csv
 
@@ -37,8 +39,7 @@ def test_kernel_choices_time_both_ways():
 
 
 def test_batch_transfer_and_weight_average_run_real_training_steps(tiny_data, settings):
-    spec = ModelSpec(vocab_size=tiny_data.vocab_size, embed_len=8, hidden=[8], bidirectional=False)
-    net = build_model(spec, mx.cpu(), seed=0)
+    net = build_model(tiny_architecture(), tiny_data.vocab_size, mx.cpu(), seed=0)
     forward, trainer = StaticShapeCopies(net), make_trainer(net, settings())
     before = net.embedding.weight.data().asnumpy()
     split = tiny_data.train
@@ -122,8 +123,8 @@ def bench_split():
 
 def test_pytorch_column_is_timed_in_this_run_or_skipped_with_how_to_install(bench_split, repo_params):
     split, vocab_size = bench_split
-    params = {**repo_params, "approaches": {"tiny": {"max_tokens": 10, "embed_len": 8, "hidden": [8, 6],
-                                                      "bidirectional": True, "dense": [8], "dropout": 0.5}}}
+    tiny = {"max_tokens": 10, "embed_len": 8, "hidden": [8, 6], "bidirectional": True, "dense": [8], "dropout": 0.5}
+    params = {"train": load_params(REPO / "params.yaml").train, "approaches": {"tiny": tiny}}
     found = bench.measure_pytorch(params, ["tiny"], split, vocab_size, bench.VARIANTS["sparse_embedding"], 0, 1, 1)
     if importlib.util.find_spec("torch") is None:  # `make test` does not install the benchmark extra
         assert found == {"skipped": "torch is not installed: " + pytorch_reference.INSTALL_HINT}

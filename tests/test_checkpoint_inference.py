@@ -7,19 +7,27 @@ import json
 import numpy as np
 import pytest
 
-from pipeline.checkpoint import PARAMS_FILE, SPEC_FILE, CheckpointError, load_checkpoint, save_checkpoint
+from pipeline import checkpoint
+from pipeline.checkpoint import METADATA_FILE, PARAMS_FILE, CheckpointError, load_checkpoint
 from pipeline.fileio import sha256_file
 from pipeline.inference import predict_logits, predict_texts, softmax, texts_to_split
 
 
+def save(directory, trained, tiny_data) -> None:
+    """What the train stage does with a trained model."""
+    checkpoint.save(directory, trained.net, trained.approach, tiny_data.vocab, True, trained.metadata["seeds"])
+
+
 def test_roundtrip_gives_identical_predictions(tmp_path, tiny_data, trained, ctx):
     directory = tmp_path / "models" / "tiny"
-    save_checkpoint(trained.net, trained.checkpoint_spec, directory)
-    assert sorted(p.name for p in directory.iterdir()) == sorted([PARAMS_FILE, SPEC_FILE])
-    net, spec = load_checkpoint(directory, tiny_data.vocab_size, ctx)
-    assert spec.pop("weights_sha256") == sha256_file(directory / PARAMS_FILE)
-    assert spec == trained.checkpoint_spec
-    assert net.spec == trained.spec
+    save(directory, trained, tiny_data)
+    assert sorted(p.name for p in directory.iterdir()) == sorted([PARAMS_FILE, METADATA_FILE])
+    net, metadata = load_checkpoint(directory, tiny_data.vocab_size, ctx)
+    assert metadata.pop("weights_sha256") == sha256_file(directory / PARAMS_FILE)
+    assert metadata == trained.metadata
+    assert net.architecture == trained.approach.architecture
+    # The architecture params.yaml gives and the one the checkpoint records agree by equality.
+    checkpoint.check_matches_params(metadata, trained.approach, True, tiny_data.pad_id, directory)
     before = predict_logits(trained.net, tiny_data.test, tiny_data.max_tokens, tiny_data.pad_id, ctx)
     after = predict_logits(net, tiny_data.test, tiny_data.max_tokens, tiny_data.pad_id, ctx)
     np.testing.assert_allclose(after, before, atol=1e-6, rtol=0)
@@ -28,7 +36,7 @@ def test_roundtrip_gives_identical_predictions(tmp_path, tiny_data, trained, ctx
 
 def test_foreign_vocabulary_size_is_refused(tmp_path, tiny_data, trained, ctx):
     directory = tmp_path / "tiny"
-    save_checkpoint(trained.net, trained.checkpoint_spec, directory)
+    save(directory, trained, tiny_data)
     with pytest.raises(CheckpointError) as err:
         load_checkpoint(directory, tiny_data.vocab_size + 7, ctx)
     message = str(err.value)
@@ -37,10 +45,10 @@ def test_foreign_vocabulary_size_is_refused(tmp_path, tiny_data, trained, ctx):
     assert "train@tiny" in message
 
 
-@pytest.mark.parametrize("missing", [PARAMS_FILE, SPEC_FILE])
+@pytest.mark.parametrize("missing", [PARAMS_FILE, METADATA_FILE])
 def test_missing_checkpoint_file(tmp_path, tiny_data, trained, ctx, missing):
     directory = tmp_path / "tiny"
-    save_checkpoint(trained.net, trained.checkpoint_spec, directory)
+    save(directory, trained, tiny_data)
     (directory / missing).unlink()
     with pytest.raises(CheckpointError) as err:
         load_checkpoint(directory, tiny_data.vocab_size, ctx)
@@ -53,12 +61,12 @@ def test_missing_checkpoint_directory(tmp_path, ctx):
         load_checkpoint(tmp_path / "never_trained", 10, ctx)
 
 
-def test_weights_that_do_not_fit_the_spec(tmp_path, tiny_data, trained, ctx):
+def test_weights_that_do_not_fit_the_metadata(tmp_path, tiny_data, trained, ctx):
     directory = tmp_path / "tiny"
-    save_checkpoint(trained.net, trained.checkpoint_spec, directory)
-    spec = json.loads((directory / SPEC_FILE).read_text(encoding="utf-8"))
-    spec["model"]["hidden"] = [9]
-    (directory / SPEC_FILE).write_text(json.dumps(spec), encoding="utf-8")
+    save(directory, trained, tiny_data)
+    metadata = json.loads((directory / METADATA_FILE).read_text(encoding="utf-8"))
+    metadata["model"]["hidden"] = [9]
+    (directory / METADATA_FILE).write_text(json.dumps(metadata), encoding="utf-8")
     with pytest.raises(CheckpointError, match="weights do not match"):
         load_checkpoint(directory, tiny_data.vocab_size, ctx)
 
@@ -100,3 +108,27 @@ def test_texts_to_split_uses_unk_for_unknown_words(tiny_data):
 def test_predict_logits_on_an_empty_split(tiny_data, trained, ctx):
     split = texts_to_split([], tiny_data.vocab, lowercase=True)
     assert predict_logits(trained.net, split, tiny_data.max_tokens, tiny_data.pad_id, ctx).shape == (0, 4)
+
+
+def test_extra_seed_weights_get_the_same_checks_as_the_main_ones(tmp_path, tiny_data, trained, ctx):
+    """A seed's weights are hash-checked, loaded and refused when NaN exactly like model.params."""
+    directory, nan_dir = tmp_path / "tiny", tmp_path / "nan"
+    checkpoint.save(directory, trained.net, trained.approach, tiny_data.vocab, True,
+                    [*trained.metadata["seeds"], 99], extra_seeds={99: trained.net})
+    weight = next(iter(trained.net.collect_params().values()))
+    saved = weight.data().copy()
+    try:
+        weight.set_data(saved * float("nan"))
+        checkpoint.write(nan_dir, trained.net, {})  # what a diverged seed's training would write
+    finally:
+        weight.set_data(saved)
+    net, metadata = load_checkpoint(directory, tiny_data.vocab_size, ctx)
+    assert list(checkpoint.load_seed_weights(net, metadata, directory, ctx)) == [99]
+    seed_file = directory / checkpoint.seed_params_file(99)
+    seed_file.write_bytes((nan_dir / PARAMS_FILE).read_bytes())
+    metadata["seed_weights_sha256"]["99"] = sha256_file(seed_file)
+    with pytest.raises(CheckpointError, match="seed-99.params: weight .* holds NaN or infinite values"):
+        list(checkpoint.load_seed_weights(net, metadata, directory, ctx))
+    metadata["seed_weights_sha256"]["99"] = "0" * 64
+    with pytest.raises(CheckpointError, match="seed-99.params: the weights file is not the one"):
+        list(checkpoint.load_seed_weights(net, metadata, directory, ctx))

@@ -7,7 +7,9 @@ import numpy as np
 import pytest
 
 from pipeline.inference import batch_arrays, softmax
-from pipeline.model import LSTMClassifier, ModelSpec, StaticShapeCopies, build_model, max_over_time, pool
+from pipeline.model import LSTMClassifier, StaticShapeCopies, build_model, max_over_time, pool
+from pipeline.params import Architecture
+from tests.conftest import tiny_architecture
 
 VOCAB_SIZE = 40
 PAD = 1
@@ -27,8 +29,8 @@ DOC_A = RNG.randint(2, VOCAB_SIZE, size=12)
 DOC_B = RNG.randint(2, VOCAB_SIZE, size=21)
 
 
-def make_spec(arch: str, pooling: str) -> ModelSpec:
-    return ModelSpec(vocab_size=VOCAB_SIZE, embed_len=6, pooling=pooling, **ARCHITECTURES[arch])
+def make_spec(arch: str, pooling: str) -> Architecture:
+    return tiny_architecture(embed_len=6, pooling=pooling, **ARCHITECTURES[arch])
 
 
 def batch(docs, width: int, filler=None) -> tuple[np.ndarray, np.ndarray]:
@@ -48,7 +50,7 @@ def probabilities(net, tokens, lengths) -> np.ndarray:
 @pytest.mark.parametrize("pooling", POOLINGS)
 @pytest.mark.parametrize("arch", list(ARCHITECTURES))
 def test_more_padding_does_not_change_the_prediction(arch, pooling):
-    net = build_model(make_spec(arch, pooling), mx.cpu(), seed=3)
+    net = build_model(make_spec(arch, pooling), VOCAB_SIZE, mx.cpu(), seed=3)
     short = probabilities(net, *batch([DOC_A, DOC_B], 30))
     long = probabilities(net, *batch([DOC_A, DOC_B], 80))
     assert short.shape == (2, 4)
@@ -63,7 +65,7 @@ def test_more_padding_does_not_change_the_prediction(arch, pooling):
 @pytest.mark.parametrize("pooling", POOLINGS)
 @pytest.mark.parametrize("arch", list(ARCHITECTURES))
 def test_padding_content_is_never_read(arch, pooling):
-    net = build_model(make_spec(arch, pooling), mx.cpu(), seed=4)
+    net = build_model(make_spec(arch, pooling), VOCAB_SIZE, mx.cpu(), seed=4)
     clean = probabilities(net, *batch([DOC_A, DOC_B], 40))
     noisy = probabilities(net, *batch([DOC_A, DOC_B], 40, filler=np.random.RandomState(0)))
     np.testing.assert_allclose(noisy, clean, atol=1e-6, rtol=0)
@@ -72,7 +74,7 @@ def test_padding_content_is_never_read(arch, pooling):
 @pytest.mark.parametrize("arch", list(ARCHITECTURES))
 def test_every_valid_token_can_change_the_prediction(arch):
     # With "last" pooling a bidirectional model must still see the first token, a forward one the last.
-    net = build_model(make_spec(arch, "last"), mx.cpu(), seed=5)
+    net = build_model(make_spec(arch, "last"), VOCAB_SIZE, mx.cpu(), seed=5)
     base = probabilities(net, *batch([DOC_A], 20))
     for position in (0, len(DOC_A) - 1):
         changed = DOC_A.copy()
@@ -84,7 +86,7 @@ def test_every_valid_token_can_change_the_prediction(arch):
 @pytest.mark.parametrize("pooling", ["last", "meanmax"])
 def test_hybridized_equals_imperative(arch, pooling):
     spec = make_spec(arch, pooling)
-    net = build_model(spec, mx.cpu(), seed=6, hybridize=False)
+    net = build_model(spec, VOCAB_SIZE, mx.cpu(), seed=6, hybridize=False)
     tokens, lengths = batch([DOC_A, DOC_B, DOC_A[:1]], 25)
     imperative = probabilities(net, tokens, lengths)
     net.hybridize(static_alloc=True)
@@ -98,16 +100,15 @@ def test_hybridized_equals_imperative(arch, pooling):
 def test_same_seed_same_initial_weights():
     spec = make_spec("stacked_5_6_7", "mean")
     tokens, lengths = batch([DOC_A, DOC_B], 25)
-    first = probabilities(build_model(spec, mx.cpu(), seed=9), tokens, lengths)
-    second = probabilities(build_model(spec, mx.cpu(), seed=9), tokens, lengths)
-    other = probabilities(build_model(spec, mx.cpu(), seed=10), tokens, lengths)
+    first = probabilities(build_model(spec, VOCAB_SIZE, mx.cpu(), seed=9), tokens, lengths)
+    second = probabilities(build_model(spec, VOCAB_SIZE, mx.cpu(), seed=9), tokens, lengths)
+    other = probabilities(build_model(spec, VOCAB_SIZE, mx.cpu(), seed=10), tokens, lengths)
     np.testing.assert_array_equal(first, second)
     assert not np.allclose(first, other)
 
 
 def test_output_shape_and_classes():
-    spec = ModelSpec(vocab_size=VOCAB_SIZE, embed_len=4, hidden=[4], bidirectional=False, num_classes=3)
-    net = build_model(spec, mx.cpu(), seed=1)
+    net = build_model(tiny_architecture(embed_len=4, hidden=[4]), VOCAB_SIZE, mx.cpu(), seed=1, num_classes=3)
     assert isinstance(net, LSTMClassifier)
     tokens, lengths = batch([DOC_A, DOC_B, DOC_A[:3], DOC_B[:1], DOC_A[:5]], 22)
     out = net(*batch_arrays(tokens, lengths, mx.cpu()))
@@ -116,28 +117,27 @@ def test_output_shape_and_classes():
 
 
 def test_fused_uses_one_multilayer_block_and_stacked_uses_one_block_per_size():
-    fused = LSTMClassifier(make_spec("fused_3_layers", "last"))
-    stacked = LSTMClassifier(make_spec("stacked_5_6_7", "last"))
-    bi = LSTMClassifier(make_spec("bi_3_layers", "last"))
+    fused = LSTMClassifier(make_spec("fused_3_layers", "last"), VOCAB_SIZE)
+    stacked = LSTMClassifier(make_spec("stacked_5_6_7", "last"), VOCAB_SIZE)
+    bi = LSTMClassifier(make_spec("bi_3_layers", "last"), VOCAB_SIZE)
     assert len(fused.forward_lstms) == 1 and fused.forward_lstms[0]._num_layers == 3
     assert [lstm._hidden_size for lstm in stacked.forward_lstms] == [5, 6, 7]
     assert len(bi.forward_lstms) == 3 and len(bi.backward_lstms) == 3
 
 
-def test_spec_from_approach_and_to_dict():
-    approach = {"max_tokens": 50, "embed_len": 40, "hidden": [75, 75, 75], "bidirectional": True,
-                "fused": False, "dense": [100], "pooling": "meanmax", "dropout": 0.1, "embed_dropout": 0.0}
-    spec = ModelSpec.from_approach(approach, vocab_size=1234)
-    assert spec.vocab_size == 1234 and spec.num_classes == 4
-    assert spec.hidden == [75, 75, 75] and spec.pooling == "meanmax" and spec.dropout == 0.1
-    as_dict = spec.to_dict()
-    assert "max_tokens" not in as_dict
-    assert ModelSpec(**as_dict) == spec
+def test_architecture_from_a_checkpoint_model_entry():
+    """The checkpoint's ``model`` entry holds the architecture plus the vocabulary size and class count."""
+    model = {"vocab_size": 1234, "embed_len": 40, "hidden": [75, 75, 75], "bidirectional": True, "fused": False,
+             "dense": [100], "pooling": "meanmax", "dropout": 0.1, "embed_dropout": 0.0, "num_classes": 4}
+    arch = Architecture.from_mapping(model)
+    assert arch.hidden == (75, 75, 75) and arch.pooling == "meanmax" and arch.dropout == 0.1
+    assert arch == tiny_architecture(embed_len=40, hidden=[75, 75, 75], bidirectional=True, dense=[100],
+                                     pooling="meanmax", dropout=0.1)
 
 
 def test_static_shape_copies_share_weights_match_the_model_and_stay_bounded():
-    spec = ModelSpec(vocab_size=30, embed_len=4, hidden=[4, 5], bidirectional=True, dense=[3], pooling="max")
-    net = build_model(spec, mx.cpu(), seed=3)
+    spec = tiny_architecture(embed_len=4, hidden=[4, 5], bidirectional=True, dense=[3], pooling="max")
+    net = build_model(spec, 30, mx.cpu(), seed=3)
     copies = StaticShapeCopies(net, max_copies=2)
     rng = np.random.RandomState(0)
     for steps in (6, 7, 8, 6):

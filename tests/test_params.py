@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -14,17 +15,58 @@ PARAMS_YAML = Path(__file__).resolve().parent.parent / "params.yaml"
 
 def test_repository_params_load_and_fill_defaults():
     loaded = params.load(PARAMS_YAML)
-    assert set(loaded["approaches"]) == {"lstm_25", "lstm_50_dense", "bilstm_50", "lstm3_fused",
-                                         "lstm3_stacked", "bilstm3"}
-    assert loaded["approaches"]["lstm3_fused"]["fused"] is True
-    # Defaults are filled in for keys an approach leaves out.
-    assert loaded["approaches"]["lstm_25"]["fused"] is False
-    assert loaded["approaches"]["lstm3_stacked"]["hidden"] == [50, 60, 75]
-    assert params.train_settings(loaded, "lstm_25")["epochs"] == loaded["train"]["epochs"]
+    assert set(loaded.approaches) == {"lstm_25", "lstm_50_dense", "bilstm_50", "lstm3_fused",
+                                      "lstm3_stacked", "bilstm3"}
+    assert loaded.approaches["lstm3_fused"].architecture.fused is True
+    # approach_defaults fill in the keys an approach leaves out.
+    assert loaded.approaches["lstm_25"].architecture.fused is False
+    assert loaded.approaches["lstm_25"].max_tokens == 25 and loaded.approaches["bilstm3"].max_tokens == 50
+    assert loaded.approaches["lstm3_stacked"].architecture.hidden == (50, 60, 75)
+    assert loaded.approach("lstm_25").train.epochs == loaded.train.epochs
+    assert loaded.approach("lstm_25").train.seeds == 3 and loaded.approach("bilstm3").train.seeds == 1
+
+
+def test_settings_are_frozen():
+    loaded = params.load(PARAMS_YAML)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        loaded.train.epochs = 3  # type: ignore[misc]
+
+
+def test_approach_defaults_are_validated_under_their_own_path(params_variant):
+    def modify(data):
+        data["approach_defaults"]["dropout"] = 1.5
+    with pytest.raises(ParamsError, match=r"approach_defaults\.dropout = 1\.5: expected a number in \[0, 1\)"):
+        params.load(params_variant(modify))
+
+
+def test_approach_defaults_unknown_key_suggests(params_variant):
+    def modify(data):
+        data["approach_defaults"]["pooloing"] = "max"
+    with pytest.raises(ParamsError, match=r"unknown key 'approach_defaults\.pooloing' \(did you mean 'pooling'"):
+        params.load(params_variant(modify))
+
+
+def test_an_approach_value_wins_over_the_default(params_variant):
+    def modify(data):
+        data["approach_defaults"]["pooling"] = "mean"
+        data["approaches"]["bilstm3"]["pooling"] = "last"
+    loaded = params.load(params_variant(modify))
+    assert loaded.approaches["bilstm3"].architecture.pooling == "last"
+    assert loaded.approaches["lstm_25"].architecture.pooling == "mean"
+
+
+def test_yaml_anchors_used_normally_are_accepted(tmp_path):
+    text = PARAMS_YAML.read_text(encoding="utf-8").replace("  lstm_50_dense:\n    hidden:\n    - 75\n",
+                                                           "  lstm_50_dense:\n    hidden: &one [75]\n")
+    text = text.replace("  bilstm_50:\n    hidden:\n    - 75\n", "  bilstm_50:\n    hidden: *one\n")
+    assert "*one" in text
+    path = tmp_path / "params.yaml"
+    path.write_text(text, encoding="utf-8")
+    assert params.load(path).approaches["bilstm_50"].architecture.hidden == (75,)
 
 
 def test_unmodified_copy_loads(params_variant):
-    assert params.load(params_variant())["seed"] == 42
+    assert params.load(params_variant()).seed == 42
 
 
 @pytest.mark.parametrize("section, wrong, right", [
@@ -151,7 +193,7 @@ def test_doc_indices_out_of_range(params_variant, index):
 def test_doc_indices_at_the_edges_are_accepted(params_variant):
     def modify(data):
         data["explain"]["doc_indices"] = [0, 7599]
-    assert params.load(params_variant(modify))["explain"]["doc_indices"] == [0, 7599]
+    assert params.load(params_variant(modify)).explain.doc_indices == (0, 7599)
 
 
 @pytest.mark.parametrize("name", ["../x", "a/b", ".hidden", "-dash", "with space", "x" * 65, "",
@@ -168,7 +210,7 @@ def test_unsafe_approach_names_are_refused(params_variant, name):
 def test_safe_approach_names_are_accepted(params_variant):
     def modify(data):
         data["approaches"]["My-lstm_2"] = data["approaches"].pop("lstm_25")
-    assert "My-lstm_2" in params.load(params_variant(modify))["approaches"]
+    assert "My-lstm_2" in params.load(params_variant(modify)).approaches
 
 
 def test_a_baseline_may_not_share_an_approach_name(params_variant):
@@ -197,7 +239,7 @@ def test_bad_baseline_settings_are_refused(params_variant, key, value, expected)
 def test_unknown_baseline_name_suggests_the_close_one(params_variant):
     loaded = params.load(params_variant(lambda data: None))
     with pytest.raises(ParamsError, match="no baseline named 'tfidf_rl' \\(did you mean 'tfidf_lr'"):
-        params.baseline(loaded, "tfidf_rl")
+        loaded.baseline("tfidf_rl")
 
 
 @pytest.mark.parametrize("section", ["train", "approaches", "explain", "data", "seed", "reference"])
@@ -210,8 +252,15 @@ def test_missing_section(params_variant, section):
 
 def test_missing_nested_key(params_variant):
     def modify(data):
-        del data["approaches"]["bilstm_50"]["embed_len"]
-    with pytest.raises(ParamsError, match=r"missing key 'approaches\.bilstm_50\.embed_len'"):
+        del data["approach_defaults"]["embed_len"]
+    with pytest.raises(ParamsError, match=r"missing key 'approaches\.\w+\.embed_len' \(and approach_defaults"):
+        params.load(params_variant(modify))
+
+
+def test_missing_hidden(params_variant):
+    def modify(data):
+        del data["approaches"]["bilstm_50"]["hidden"]
+    with pytest.raises(ParamsError, match=r"missing key 'approaches\.bilstm_50\.hidden'"):
         params.load(params_variant(modify))
 
 
@@ -285,13 +334,44 @@ def test_valid_train_override_is_applied(params_variant):
     def modify(data):
         data["approaches"]["lstm_25"]["train"] = {"epochs": 3, "patience": 2}
     loaded = params.load(params_variant(modify))
-    settings = params.train_settings(loaded, "lstm_25")
-    assert settings["epochs"] == 3 and settings["patience"] == 2
-    assert settings["batch_size"] == loaded["train"]["batch_size"]
-    assert params.train_settings(loaded, "bilstm3")["epochs"] == loaded["train"]["epochs"]
+    settings = loaded.approach("lstm_25").train
+    assert settings.epochs == 3 and settings.patience == 2
+    assert settings.batch_size == loaded.train.batch_size
+    assert loaded.approach("bilstm3").train.epochs == loaded.train.epochs
 
 
 def test_unknown_approach_lookup_suggests():
     loaded = params.load(PARAMS_YAML)
     with pytest.raises(ParamsError, match="no approach named 'lstm25'.*did you mean 'lstm_25'"):
-        params.approach(loaded, "lstm25")
+        loaded.approach("lstm25")
+
+
+# Every approach's settings as params.yaml gave them before `approach_defaults` (issue 10): moving the
+# shared values into one section must not change what any approach trains with.
+EFFECTIVE = {  # max_tokens, hidden, bidirectional, fused, dense
+    "lstm_25": (25, (75,), False, False, ()),
+    "lstm_50_dense": (50, (75,), False, False, (100,)),
+    "bilstm_50": (50, (75,), True, False, (100,)),
+    "lstm3_fused": (50, (75, 75, 75), False, True, (100,)),
+    "lstm3_stacked": (50, (50, 60, 75), False, False, (100,)),
+    "bilstm3": (50, (75, 75, 75), True, False, (100,)),
+}
+
+
+def test_repository_approaches_resolve_to_the_settings_they_always_had():
+    loaded = params.load(PARAMS_YAML)
+    for name, (max_tokens, hidden, bidirectional, fused, dense) in EFFECTIVE.items():
+        a = loaded.approaches[name]
+        assert a.max_tokens == max_tokens, name
+        assert a.architecture == params.Architecture(embed_len=40, hidden=hidden, bidirectional=bidirectional,
+                                                     fused=fused, dense=dense, pooling="max", dropout=0.5,
+                                                     embed_dropout=0.2), name
+        assert a.train == dataclasses.replace(loaded.train, seeds=3 if name == "lstm_25" else 1), name
+
+
+@pytest.mark.parametrize("hidden", [[8, 7.5], [8, "8"], [True]])
+def test_hidden_sizes_must_be_integers(params_variant, hidden):
+    def modify(data):
+        data["approaches"]["lstm_25"]["hidden"] = hidden
+    with pytest.raises(ParamsError, match=r"approaches\.lstm_25\.hidden\[\d\] = .*: expected an integer >= 1"):
+        params.load(params_variant(modify))

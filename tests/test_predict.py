@@ -13,7 +13,8 @@ import threading
 import pytest
 
 from pipeline import CLASS_NAMES
-from pipeline.checkpoint import CheckpointError, save_checkpoint
+from pipeline import checkpoint as checkpoint_module
+from pipeline.checkpoint import CheckpointError
 from pipeline.predict import classify, main, read_csv_texts
 from pipeline.vocab import save_vocab
 
@@ -21,8 +22,8 @@ from pipeline.vocab import save_vocab
 @pytest.fixture
 def checkpoint(tmp_path, tiny_data, trained):
     """``models/tiny`` and ``vocab.json`` under tmp_path, as the train stage writes them."""
-    save_checkpoint(trained.net, {**trained.checkpoint_spec, "class_names": list(CLASS_NAMES)},
-                    tmp_path / "models" / "tiny")
+    checkpoint_module.save(tmp_path / "models" / "tiny", trained.net, trained.approach, tiny_data.vocab, True,
+                           trained.metadata["seeds"])
     save_vocab(tiny_data.vocab, tmp_path / "vocab.json")
     return tmp_path / "models", tmp_path / "vocab.json"
 
@@ -160,7 +161,7 @@ def test_predict_refuses_nan_weights(checkpoint, trained, capsys, tmp_path):
     saved = weight.data().copy()
     try:
         weight.set_data(saved * float("nan"))
-        save_checkpoint(net, spec, models / "tiny")  # a diverged training run writes a consistent checkpoint
+        checkpoint_module.write(models / "tiny", net, spec)  # a diverged training run writes a consistent checkpoint
     finally:
         weight.set_data(saved)
     rc, out, err = run_main(checkpoint, capsys, "a text")
@@ -188,7 +189,7 @@ def test_predict_refuses_weights_of_another_training_run(checkpoint, trained, ca
     saved = weight.data().copy()
     try:
         weight.set_data(saved + 0.5)
-        save_checkpoint(trained.net, json.loads((models / "tiny" / "spec.json").read_text()), other)
+        checkpoint_module.write(other, trained.net, json.loads((models / "tiny" / "spec.json").read_text()))
     finally:
         weight.set_data(saved)
     (models / "tiny" / "model.params").write_bytes((other / "model.params").read_bytes())

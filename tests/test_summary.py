@@ -6,17 +6,23 @@ import numpy as np
 import pytest
 
 from pipeline import CLASS_NAMES
+from pipeline.params import Approach, Baseline
 from pipeline.summary import COLUMNS, best_baseline, markdown_report, paired_correctness, plot_accuracy, summary_rows
+from tests.conftest import TINY_SETTINGS, tiny_architecture
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
+
+def _approach(name: str, max_tokens: int, **architecture) -> Approach:
+    return Approach(name, max_tokens, tiny_architecture(embed_len=40, **architecture), TINY_SETTINGS)
+
+
 APPROACHES = {
-    "lstm_25": {"max_tokens": 25, "embed_len": 40, "hidden": [75], "bidirectional": False, "pooling": "last"},
-    "bilstm3": {"max_tokens": 50, "embed_len": 40, "hidden": [75, 75, 75], "bidirectional": True,
-                "pooling": "meanmax"},
+    "lstm_25": _approach("lstm_25", 25, hidden=[75], bidirectional=False, pooling="last"),
+    "bilstm3": _approach("bilstm3", 50, hidden=[75, 75, 75], bidirectional=True, pooling="meanmax"),
 }
-BASELINES = {"uni": {"ngram_max": 1, "model": "logistic_regression"},
-             "bi": {"ngram_max": 2, "model": "linear_svm"}}
+BASELINES = {"uni": Baseline(ngram_max=1, model="logistic_regression", C=(1.0,), sublinear_tf=True, max_iter=100),
+             "bi": Baseline(ngram_max=2, model="linear_svm", C=(1.0,), sublinear_tf=True, max_iter=100)}
 TRAIN = {"lstm_25": {"train_seconds": 12.345}, "bilstm3": {"train_seconds": 99.0}}
 EVAL = {"lstm_25": {"accuracy": 0.8, "macro_f1": 0.81111},
         "bilstm3": {"accuracy": 0.9, "macro_f1": 0.849, "seed_accuracies": {"42": 0.9, "43": 0.88, "44": 0.92}}}

@@ -9,14 +9,14 @@ import pytest
 
 from pipeline.dataset import Split
 from pipeline.inference import predict_logits
-from pipeline.model import ModelSpec, build_model
+from pipeline.model import build_model
+from pipeline.params import Architecture
 from pipeline.training import drop_words, learning_rate, train, validation_loss
+from tests.conftest import tiny_architecture
 
 
-def spec_for(data, **overrides) -> ModelSpec:
-    values = {"embed_len": 8, "hidden": [8], "bidirectional": False, "dense": [], "pooling": "last"}
-    values.update(overrides)
-    return ModelSpec(vocab_size=data.vocab_size, **values)
+def spec_for(**overrides) -> Architecture:
+    return tiny_architecture(**overrides)
 
 
 def weights(net) -> dict[str, np.ndarray]:
@@ -25,7 +25,8 @@ def weights(net) -> dict[str, np.ndarray]:
 
 
 def run(data, ctx, settings, seed=1, **spec_overrides):
-    net = build_model(spec_for(data, **spec_overrides), ctx, seed=seed, sparse_grad=settings["sparse_embedding"])
+    net = build_model(spec_for(**spec_overrides), data.vocab_size, ctx, seed=seed,
+                      sparse_grad=settings.sparse_embedding)
     result = train(net, data.train, data.val, settings, data.max_tokens, data.pad_id, ctx, seed=seed,
                    progress=False)
     return net, result
@@ -53,20 +54,20 @@ def test_tiny_model_learns_the_synthetic_corpus(tiny_data, ctx, settings):
 def test_same_seed_gives_identical_history_and_weights(tiny_data, ctx, settings, overrides, sparse):
     s = settings(epochs=2, lr_schedule="cosine", warmup_epochs=1, clip_gradient=1.0, weight_decay=1e-4,
                  word_dropout=0.1, ema_decay=0.9, sparse_embedding=sparse)
-    net_a, result_a = run(tiny_data, ctx, dict(s), seed=5, **overrides)
-    net_b, result_b = run(tiny_data, ctx, dict(s), seed=5, **overrides)
+    net_a, result_a = run(tiny_data, ctx, s, seed=5, **overrides)
+    net_b, result_b = run(tiny_data, ctx, s, seed=5, **overrides)
     assert result_a.history == result_b.history
     assert result_a.best_epoch == result_b.best_epoch
     wa, wb = weights(net_a), weights(net_b)
     assert wa.keys() == wb.keys() and len(wa) > 0
     for key in wa:
         np.testing.assert_array_equal(wa[key], wb[key], err_msg=key)
-    _, result_c = run(tiny_data, ctx, dict(s), seed=6, **overrides)
+    _, result_c = run(tiny_data, ctx, s, seed=6, **overrides)
     assert result_c.history != result_a.history  # the seed does matter, so the check above can fail
 
 
-def test_learning_rate_warmup_then_constant():
-    s = {"learning_rate": 0.01, "warmup_epochs": 2, "lr_schedule": "constant"}
+def test_learning_rate_warmup_then_constant(settings):
+    s = settings(learning_rate=0.01, warmup_epochs=2, lr_schedule="constant")
     steps_per_epoch, total = 10, 50
     assert learning_rate(s, 0, total, steps_per_epoch) == pytest.approx(0.01 / 20)
     assert learning_rate(s, 9, total, steps_per_epoch) == pytest.approx(0.01 * 10 / 20)
@@ -77,8 +78,8 @@ def test_learning_rate_warmup_then_constant():
     assert all(a < b for a, b in zip(warm[:-1], warm[1:], strict=True))
 
 
-def test_learning_rate_cosine():
-    s = {"learning_rate": 0.1, "warmup_epochs": 0, "lr_schedule": "cosine"}
+def test_learning_rate_cosine(settings):
+    s = settings(learning_rate=0.1, warmup_epochs=0, lr_schedule="cosine")
     assert learning_rate(s, 0, 100, 10) == pytest.approx(0.1)
     assert learning_rate(s, 50, 100, 10) == pytest.approx(0.05)
     assert learning_rate(s, 25, 100, 10) == pytest.approx(0.05 * (1 + math.cos(math.pi / 4)))
@@ -88,8 +89,8 @@ def test_learning_rate_cosine():
     assert min(values) > 0
 
 
-def test_learning_rate_cosine_after_warmup():
-    s = {"learning_rate": 0.1, "warmup_epochs": 1, "lr_schedule": "cosine"}
+def test_learning_rate_cosine_after_warmup(settings):
+    s = settings(learning_rate=0.1, warmup_epochs=1, lr_schedule="cosine")
     assert learning_rate(s, 4, 30, 10) == pytest.approx(0.05)
     assert learning_rate(s, 10, 30, 10) == pytest.approx(0.1)  # decay starts after warm-up
     assert learning_rate(s, 20, 30, 10) == pytest.approx(0.05)
@@ -102,7 +103,7 @@ def test_early_stopping_restores_the_best_epoch(tiny_data, ctx, settings):
     contrary = Split(val.ids, val.offsets, ((val.labels + 1) % 4).astype(np.int32), val.rows)
     patience = 2
     s = settings(epochs=12, patience=patience, learning_rate=0.03)
-    net = build_model(spec_for(tiny_data), ctx, seed=2)
+    net = build_model(spec_for(), tiny_data.vocab_size, ctx, seed=2)
     result = train(net, tiny_data.train, contrary, s, tiny_data.max_tokens, tiny_data.pad_id, ctx, seed=2,
                    progress=False)
     assert result.epochs_run < 12
@@ -113,7 +114,7 @@ def test_early_stopping_restores_the_best_epoch(tiny_data, ctx, settings):
     assert min(losses) < losses[-1]
     # The net now holds the best epoch's weights, not the last epoch's.
     loss, accuracy = validation_loss(net, contrary, tiny_data.max_tokens, tiny_data.pad_id, ctx,
-                                   s["batch_size"], s["bucket_width"])
+                                   s.batch_size, s.bucket_width)
     best = result.history[result.best_epoch - 1]
     assert loss == pytest.approx(best["val_loss"], abs=1e-5)
     assert accuracy == pytest.approx(best["val_accuracy"], abs=1e-6)
@@ -123,7 +124,7 @@ def test_early_stopping_restores_the_best_epoch(tiny_data, ctx, settings):
 def test_diverged_run_fails_with_a_clear_error(tiny_data, ctx, settings):
     # Every epoch's validation loss is NaN: no epoch is ever "best". Training must end with a clear
     # error that the stage turns into a message, not a TypeError from restoring missing weights.
-    net = build_model(spec_for(tiny_data), ctx, seed=1)
+    net = build_model(spec_for(), tiny_data.vocab_size, ctx, seed=1)
     with pytest.raises((ValueError, RuntimeError, ArithmeticError)) as err:
         train(net, tiny_data.train, tiny_data.val, settings(epochs=2, learning_rate=1e38),
               tiny_data.max_tokens, tiny_data.pad_id, ctx, seed=1, progress=False)
