@@ -101,28 +101,21 @@ RATE = _num(lambda v: 0 <= v < 1, "a number in [0, 1)")
 ACCURACY = _num(lambda v: 0 <= v <= 1, "an accuracy in [0, 1]")
 
 
-def setting(rule: Rule | type | dict, default: Any = dataclasses.MISSING) -> Any:
-    """A dataclass field holding a params.yaml key: ``rule`` is a :class:`Rule`, a section's dataclass, or
-    a mapping of keys to rules (kept as a dict)."""
+def setting(rule: Rule | dict[str, Rule], default: Any = dataclasses.MISSING) -> Any:
+    """A dataclass field holding a params.yaml key and the rule of its value (a nested section: a mapping of
+    keys to rules, kept as a dict)."""
     return field(default=default, metadata={"rule": rule})
 
 
 def schema(cls: type) -> dict[str, Any]:
-    """The keys of a section and their rules, read off its dataclass fields (nested sections as dicts)."""
-    rules = {f.name: f.metadata["rule"] for f in dataclasses.fields(cls) if "rule" in f.metadata}
-    return {key: schema(rule) if isinstance(rule, type) else rule for key, rule in rules.items()}
+    """The keys of a section and their rules, read off its dataclass fields."""
+    return {f.name: f.metadata["rule"] for f in dataclasses.fields(cls) if "rule" in f.metadata}
 
 
 def _construct(cls: type, data: dict) -> Any:
-    """``cls`` from a validated mapping: nested sections built too, lists frozen into tuples."""
-    values = {}
-    for f in dataclasses.fields(cls):
-        if f.name not in data:
-            continue  # an optional key: the field's default (null)
-        rule, value = f.metadata.get("rule"), data[f.name]
-        values[f.name] = _construct(rule, value) if isinstance(rule, type) else \
-            tuple(value) if isinstance(value, list) else value
-    return cls(**values)
+    """``cls`` from a validated mapping (keys it lacks keep their null default), lists frozen into tuples."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items() if k in names})
 
 
 @dataclass(frozen=True)
@@ -176,7 +169,8 @@ class Architecture:
 
     @classmethod
     def from_mapping(cls, data: dict) -> Architecture:
-        """From a checkpoint's ``model`` entry (which also holds vocab_size and num_classes)."""
+        """From a checkpoint's ``model`` entry (which also holds vocab_size and num_classes); a missing key
+        is a ``KeyError``."""
         return _construct(cls, {f.name: data[f.name] for f in dataclasses.fields(cls)})
 
 
