@@ -346,19 +346,19 @@ def _approaches(approaches: Any, path: str, defaults: dict, train: dict) -> dict
         _check_mapping(given, {**optional, "train": Rule(lambda v: isinstance(v, dict),
                                                          "a mapping of training keys to override", False)}, where)
         _check_mapping(overrides, _optional_keys(schema(TrainSettings)), f"{where}.train")
-        spec = {**defaults, **{k: v for k, v in given.items() if k != "train"}}
+        merged = {**defaults, **{k: v for k, v in given.items() if k != "train"}}
         for key in APPROACH_KEYS:
-            if key not in spec:
+            if key not in merged:
                 raise ParamsError(f"params.yaml: missing key '{where}.{key}' (and approach_defaults.{key}): "
                                   f"expected {APPROACH_KEYS[key].expected}")
-        if spec["fused"] and spec["bidirectional"]:
-            _fail(f"{where}.fused", spec["fused"],
+        if merged["fused"] and merged["bidirectional"]:
+            _fail(f"{where}.fused", merged["fused"],
                   "false when bidirectional: true (the fused LSTM block runs forward only)")
-        if spec["fused"] and len(set(spec["hidden"])) > 1:
-            _fail(f"{where}.hidden", spec["hidden"],
+        if merged["fused"] and len(set(merged["hidden"])) > 1:
+            _fail(f"{where}.hidden", merged["hidden"],
                   "equal sizes when fused: true (one fused LSTM has one hidden size)")
-        result[name] = Approach(name=name, max_tokens=spec["max_tokens"],
-                                architecture=_construct(Architecture, spec),
+        result[name] = Approach(name=name, max_tokens=merged["max_tokens"],
+                                architecture=_construct(Architecture, merged),
                                 train=_construct(TrainSettings, {**train, **overrides}))
     return result
 
