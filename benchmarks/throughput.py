@@ -30,6 +30,7 @@ from pathlib import Path
 import mxnet as mx  # benchmarks/__init__ imported pipeline first: OpenMP threads are set
 import numpy as np
 
+import pipeline
 from benchmarks import choices, pytorch_reference
 from benchmarks.corpus import TEST_DOCS, TRAIN_DOCS, make_texts
 from benchmarks.reference import build_reference, reference_step, vectorize_batch
@@ -299,7 +300,9 @@ def measure_loaded(names: list[str], split, vocab_size: int, variant: str, warmu
         for n_threads in threads:
             for policy in policies:
                 env = {k: v for k, v in os.environ.items() if k not in MXNET_IMPORT_VARS + ("OMP_WAIT_POLICY",)}
-                env["OMP_NUM_THREADS"] = n_threads
+                env.pop("OMP_NUM_THREADS", None)  # auto: the pipeline's own choice, from the cores free at start
+                if n_threads != "auto":
+                    env["OMP_NUM_THREADS"] = n_threads
                 if policy != "default":
                     env["OMP_WAIT_POLICY"] = policy
                 label = f"OMP_NUM_THREADS={n_threads}, OMP_WAIT_POLICY={policy}"
@@ -392,7 +395,8 @@ def main(argv=None) -> int:
     p.add_argument("--loaded", action="store_true",
                    help="also train throughput quiet and next to one busy single-threaded process")
     p.add_argument("--loaded-threads", nargs="+", metavar="N",
-                   help="OMP_NUM_THREADS values to try with --loaded (default: the pipeline's)")
+                   help="OMP_NUM_THREADS values to try with --loaded; 'auto' leaves it unset, so the pipeline "
+                        "picks one per free core (the default)")
     p.add_argument("--wait-policy", nargs="+", default=["default"], choices=["default", "passive", "active"],
                    help="OMP_WAIT_POLICY values to try with --loaded (default: unset)")
     p.add_argument("--reference-worker", help=argparse.SUPPRESS)
@@ -445,7 +449,7 @@ def main(argv=None) -> int:
         row["lstm_fraction_of_peak"] = round(row["pipeline"]["lstm_gflops"] / peak["gflops"], 3)
         results["training"][name] = row
     if args.loaded:
-        threads = args.loaded_threads or [os.environ.get("OMP_NUM_THREADS", str(len(os.sched_getaffinity(0))))]
+        threads = args.loaded_threads or [os.environ["OMP_NUM_THREADS"] if pipeline.OMP_THREADS_FROM_USER else "auto"]
         results["loaded"] = measure_loaded(names, train_split, len(vocab), used, warmup, size, count, threads,
                                            args.wait_policy)
     log.info("implementation choices")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import count_queue_workers, default_threads
+from pipeline import busy_cores, count_queue_workers, default_threads
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -24,6 +24,78 @@ REPO = Path(__file__).resolve().parents[1]
 ])
 def test_default_threads_shares_the_cores(cores, workers, expected):
     assert default_threads(cores, workers) == expected
+
+
+@pytest.mark.parametrize(("cores", "workers", "busy", "expected"), [
+    (2, 0, 1.0, 1),   # one busy program on 2 cores: one thread on the free core
+    (2, 0, 0.3, 2),   # a little background noise does not cost a thread
+    (2, 0, 2.0, 1),   # everything busy: still one
+    (8, 0, 3.0, 5),
+    (8, 2, 1.0, 4),   # the queue share is the tighter limit
+    (8, 2, 6.0, 2),   # the free cores are
+])
+def test_default_threads_leaves_busy_cores_alone(cores, workers, busy, expected):
+    assert default_threads(cores, workers, busy) == expected
+
+
+SPIN = "import time\nprint('up', flush=True)\nwhile True:\n    pass\n"
+
+
+def test_busy_cores_sees_a_busy_process_and_import_avoids_its_core():
+    spinner = subprocess.Popen([sys.executable, "-c", SPIN], stdout=subprocess.PIPE)
+    try:
+        assert spinner.stdout.readline() == b"up\n"
+        assert busy_cores(0.5) >= 0.8
+        if len(os.sched_getaffinity(0)) == 2:
+            env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "DVC_EXP_NAME")}
+            assert threads_chosen(env) == 1
+    finally:
+        spinner.kill()
+        spinner.wait()
+        spinner.stdout.close()
+
+
+def test_busy_cores_without_proc_stat_is_zero(tmp_path):
+    assert busy_cores(0.0, str(tmp_path / "missing")) == 0.0
+    (tmp_path / "stat").write_text("cpu  garbage\n")
+    assert busy_cores(0.0, str(tmp_path / "stat")) == 0.0
+
+
+TRAIN_SCRIPT = """
+import hashlib, os, numpy as np, mxnet as mx
+from mxnet import gluon
+from pipeline.model import ModelSpec, StaticShapeCopies, build_model
+from pipeline.training import make_trainer, train_step
+settings = {"learning_rate": 0.01, "weight_decay": 0.0, "clip_gradient": None}
+rng = np.random.RandomState(0)
+digest = hashlib.sha256()
+for bidirectional, hidden in ((False, [16, 16]), (True, [16])):
+    net = build_model(ModelSpec(vocab_size=200, embed_len=16, hidden=hidden, bidirectional=bidirectional,
+                                dense=[16], pooling="max"), mx.cpu(), seed=3, sparse_grad=True)
+    trainer, forward = make_trainer(net, settings), StaticShapeCopies(net)
+    loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
+    for step in range(20):
+        steps = 10 + 5 * (step % 3)
+        tokens = rng.zipf(1.3, size=(64, steps)).clip(1, 199).astype(np.int32)  # frequent words repeat
+        lengths = rng.randint(1, steps + 1, 64).astype(np.float32)
+        train_step(forward, trainer, loss_fn, tokens, lengths, rng.randint(0, 4, 64), mx.cpu())
+    for param in net.collect_params().values():
+        digest.update(param.data().asnumpy().tobytes())
+print(os.environ["OMP_NUM_THREADS"], digest.hexdigest())
+"""
+
+
+def test_thread_count_does_not_change_the_weights():
+    """The free-core choice above is only harmless if results do not depend on it: oneDNN's LSTM and
+    GEMM kernels and the sparse embedding update must give bit-identical weights with 1 and 2 threads."""
+    runs = {}
+    for threads in ("1", "2"):
+        env = {**os.environ, "OMP_NUM_THREADS": threads}
+        out = subprocess.run([sys.executable, "-c", TRAIN_SCRIPT], cwd=REPO, env=env, capture_output=True,
+                             text=True, check=True, timeout=300).stdout.split()
+        assert out[0] == threads
+        runs[threads] = out[1]
+    assert runs["1"] == runs["2"]
 
 
 def fake_process(proc: Path, pid: int, *args: str) -> None:
@@ -55,7 +127,7 @@ def test_import_sets_threads_from_running_queue_workers():
     base = {k: v for k, v in os.environ.items()
             if k not in ("OMP_NUM_THREADS", "DVC_EXP_NAME", "AGNEWS_MXNET_DEFAULT_THREADS")}
     already = count_queue_workers()
-    assert threads_chosen(base) == cores  # outside an experiment: every core, whatever runs elsewhere
+    assert 1 <= threads_chosen(base) <= cores  # outside an experiment: the free cores (tested above)
     # Real processes whose command line is a queue worker's (this test does not start dvc's celery queue).
     workers = [subprocess.Popen([sys.executable, "-c", "import time; print('up', flush=True); time.sleep(60)",
                                  "exp", "queue-worker", f"dvc-exp-test-{n}@localhost"], stdout=subprocess.PIPE)
@@ -66,7 +138,7 @@ def test_import_sets_threads_from_running_queue_workers():
         assert count_queue_workers() >= already + 2
         in_experiment = {**base, "DVC_EXP_NAME": "exp-1"}
         chosen = threads_chosen(in_experiment)
-        assert chosen == max(1, cores // count_queue_workers())  # >= 2 workers: at most half the cores each
+        assert chosen <= max(1, cores // count_queue_workers())  # >= 2 workers: at most half the cores each
         assert chosen == 1 or chosen <= cores // 2
         # An explicit choice always wins.
         assert threads_chosen({**in_experiment, "OMP_NUM_THREADS": "3"}) == 3
