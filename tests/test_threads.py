@@ -64,21 +64,25 @@ def test_busy_cores_without_proc_stat_is_zero(tmp_path):
 TRAIN_SCRIPT = """
 import hashlib, os, numpy as np, mxnet as mx
 from mxnet import gluon
-from pipeline.model import ModelSpec, StaticShapeCopies, build_model
+from pipeline.inference import batch_arrays, to_device
+from pipeline.model import StaticShapeCopies, build_model
+from pipeline.params import Architecture
 from pipeline.training import make_trainer, train_step
-settings = {"learning_rate": 0.01, "weight_decay": 0.0, "clip_gradient": None}
+from tests.conftest import TINY_SETTINGS
 rng = np.random.RandomState(0)
 digest = hashlib.sha256()
-for bidirectional, hidden in ((False, [16, 16]), (True, [16])):
-    net = build_model(ModelSpec(vocab_size=200, embed_len=16, hidden=hidden, bidirectional=bidirectional,
-                                dense=[16], pooling="max"), mx.cpu(), seed=3, sparse_grad=True)
-    trainer, forward = make_trainer(net, settings), StaticShapeCopies(net)
+for bidirectional, hidden in ((False, (16, 16)), (True, (16,))):
+    architecture = Architecture(embed_len=16, hidden=hidden, bidirectional=bidirectional, fused=False, dense=(16,),
+                                pooling="max", dropout=0.0, embed_dropout=0.0)
+    net = build_model(architecture, 200, mx.cpu(), seed=3, sparse_grad=True)
+    trainer, forward = make_trainer(net, TINY_SETTINGS), StaticShapeCopies(net)
     loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
     for step in range(20):
         steps = 10 + 5 * (step % 3)
         tokens = rng.zipf(1.3, size=(64, steps)).clip(1, 199).astype(np.int32)  # frequent words repeat
         lengths = rng.randint(1, steps + 1, 64).astype(np.float32)
-        train_step(forward, trainer, loss_fn, tokens, lengths, rng.randint(0, 4, 64), mx.cpu())
+        data, valid = batch_arrays(tokens, lengths, mx.cpu())
+        train_step(forward, trainer, loss_fn, data, valid, to_device(rng.randint(0, 4, 64), mx.cpu(), "float32"))
     for param in net.collect_params().values():
         digest.update(param.data().asnumpy().tobytes())
 print(os.environ["OMP_NUM_THREADS"], digest.hexdigest())
