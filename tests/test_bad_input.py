@@ -395,7 +395,7 @@ def test_too_small_validation_fraction_is_refused(project):
     edit_params(project, _set("data.val_fraction", 0.001))
     before = snapshot(project)
     assert_refused(run_stage(project, "vectorize_cache"), "data.val_fraction = 0.001 leaves",
-                   "0 validation documents", "expected at least one of each")
+                   " 1 validation documents", "expected at least one of each of the 4 classes in each part")
     assert_untouched(project, before)
 
 
