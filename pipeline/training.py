@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import mxnet as mx
 import numpy as np
 from mxnet import autograd, gluon
+from scipy.special import log_softmax
 from tqdm import tqdm
 
 from pipeline.cache import Split, length_batches, pad_batch
@@ -46,8 +47,7 @@ def evaluate_loss(net, split: Split, max_tokens: int, pad_id: int, ctx: mx.Conte
                   batch_size: int, bucket_width: int) -> tuple[float, float]:
     """Mean cross-entropy and accuracy of ``net`` on ``split``."""
     logits = predict_logits(net, split, max_tokens, pad_id, ctx, batch_size, bucket_width)
-    shifted = logits - logits.max(axis=1, keepdims=True)
-    log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    log_probs = log_softmax(logits, axis=1)
     loss = -log_probs[np.arange(len(split)), split.labels].mean()
     accuracy = float((logits.argmax(axis=1) == split.labels).mean())
     return float(loss), accuracy
