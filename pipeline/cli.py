@@ -22,13 +22,9 @@ from pathlib import Path
 import yaml
 
 from pipeline import params as params_module
-from pipeline import paths
-from pipeline.fileio import remove_stale_temps
 
 log = logging.getLogger("pipeline")
 EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_TERMINATED = 2, 130, 143
-# Folders the stages write into; a killed run can leave a `.<name>.pid<N>.*.tmp` file in them.
-OUTPUT_FOLDERS = (paths.VOCAB.parent, paths.MODELS, paths.METRICS, paths.PLOTS, paths.REPORTS)
 
 
 class Terminated(BaseException):
@@ -141,7 +137,6 @@ def run(main: Callable[[argparse.Namespace, dict], None], args: argparse.Namespa
             params_module.approach(params, args.approach)
         if getattr(args, "baseline", None) is not None:
             params_module.baseline(params, args.baseline)
-        remove_stale_temps(OUTPUT_FOLDERS)
         started = time.perf_counter()
         main(args, params)
         _log_cost(main, args, time.perf_counter() - started)
