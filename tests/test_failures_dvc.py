@@ -26,11 +26,11 @@ from pipeline.fileio import output_path
 from tests.conftest import write_agnews_csv
 from tests.corpus_gen import make_corpus
 from tests.dvc_project import REPO, project_files, run, stages_run
-from tests.test_bad_input import (
+from tests.stage_runs import (
     QuietHandler,
-    _server_class,
     md5_of,
     save_params,
+    server_class,
     snapshot,
     stage_cmd,
     stage_env,
@@ -76,7 +76,7 @@ def source_server(tmp_path_factory):
     # in the middle of epoch 2, which a shorter epoch could finish before the signal arrives.
     write_agnews_csv(folder / "train.csv", make_corpus(1200, seed=1))
     write_agnews_csv(folder / "test.csv", make_corpus(20, seed=2))
-    server = _server_class()(("127.0.0.1", 0),
+    server = server_class()(("127.0.0.1", 0),
                              lambda *a: StallingHandler(*a, directory=str(folder)))
     server.stall, server.stalled, server.release = threading.Event(), threading.Event(), threading.Event()
     threading.Thread(target=server.serve_forever, daemon=True).start()

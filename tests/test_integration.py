@@ -7,17 +7,7 @@ from pathlib import Path
 
 import pytest
 
-# Helpers live in tests/dvc_project.py (shared with test_workflows.py); re-exported here for importers.
-from tests.dvc_project import (  # noqa: F401
-    REPO,
-    SMALL_APPROACHES,
-    project_files,
-    read_params,
-    run,
-    shrink_params,
-    stages_run,
-    write_csv,
-)
+from tests.dvc_project import SMALL_APPROACHES, read_params, run, stages_run
 
 pytestmark = pytest.mark.integration
 
