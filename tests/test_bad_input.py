@@ -461,7 +461,9 @@ def test_document_text_cannot_inject_markup_into_the_lime_html(project):
         assert html.count(tag) == plain.count(tag)  # no element beyond those of any explanation
     record = json.loads((project / f"reports/explain/{APPROACH}_doc{index}.json").read_text(encoding="utf-8"))
     assert record["text"] == f"{MALICIOUS_TITLE} {MALICIOUS_DESCRIPTION}"  # JSON keeps it verbatim
-    assert (project / f"plots/explain/{APPROACH}_doc{index}.png").stat().st_size > 0
+    picture = (project / f"plots/explain/{APPROACH}_doc{index}.png").read_bytes()
+    assert picture.startswith(b"\x89PNG\r\n\x1a\n")  # its weights are drawn too, as another picture than doc 3's
+    assert picture != (project / f"plots/explain/{APPROACH}_doc3.png").read_bytes()
     assert not temp_files(project)
 
 
