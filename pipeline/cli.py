@@ -26,15 +26,11 @@ from pathlib import Path
 import yaml
 
 from pipeline import params as params_module
-from pipeline import paths
 from pipeline.errors import PipelineError
-from pipeline.fileio import remove_stale_temps
 
 log = logging.getLogger("pipeline")
 EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_TERMINATED = 2, 130, 143
 DEBUG_ENV = "AGNEWS_DEBUG"  # =1: refusals show their traceback too, as with --debug
-# Folders the stages write into; a killed run can leave a `.<name>.pid<N>.*.tmp` file in them.
-OUTPUT_FOLDERS = (paths.VOCAB.parent, paths.MODELS, paths.METRICS, paths.PLOTS, paths.REPORTS)
 
 
 class Terminated(BaseException):
@@ -159,7 +155,6 @@ def run(main: Callable[[argparse.Namespace, params_module.Params], None], args: 
             params.approach(args.approach)  # an unknown name is refused before any work
         if getattr(args, "baseline", None) is not None:
             params.baseline(args.baseline)
-        remove_stale_temps(OUTPUT_FOLDERS)
         started = time.perf_counter()
         main(args, params)
         _log_cost(main, args, time.perf_counter() - started)

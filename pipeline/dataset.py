@@ -8,13 +8,15 @@ Storing documents unclipped means a new ``max_tokens`` needs no re-vectorizing.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from sklearn.model_selection import train_test_split
 
-from pipeline import NUM_CLASSES
+from pipeline import CLASS_NAMES, NUM_CLASSES
 from pipeline.errors import PipelineError
 from pipeline.fileio import atomic_open
 
@@ -109,17 +111,31 @@ def load_split(path: str | Path, vocab_size: int | None = None) -> Split:
     return split
 
 
+class SplitError(PipelineError, ValueError):
+    """The training rows are too few to hold out a stratified validation split."""
+
+
 def stratified_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Seeded stratified (train, validation) index arrays, each sorted."""
-    rng = np.random.RandomState(seed)
-    train_idx, val_idx = [], []
-    for cls in np.unique(labels):
-        members = np.flatnonzero(labels == cls)
-        rng.shuffle(members)
-        n_val = int(round(len(members) * fraction))
-        val_idx.append(members[:n_val])
-        train_idx.append(members[n_val:])
-    return np.sort(np.concatenate(train_idx)), np.sort(np.concatenate(val_idx))
+    """Seeded stratified (train, validation) index arrays, each sorted (scikit-learn's ``train_test_split``).
+
+    Every class present must reach both parts, so each needs two rows and each part at least one row per
+    class; :class:`SplitError` says which is short (scikit-learn's own messages name neither class nor rows).
+    """
+    classes, counts = np.unique(labels, return_counts=True)
+    if len(counts) and counts.min() < 2:
+        rare = int(classes[counts.argmin()])
+        raise SplitError(f"cannot be stratified: class {CLASS_NAMES[rare]} (label {rare + 1}) has only "
+                         f"{counts.min()} training row; a stratified validation split needs at least 2 rows "
+                         "of every class present")
+    try:
+        train, val = train_test_split(np.arange(len(labels)), test_size=fraction, stratify=labels,
+                                      random_state=seed)
+    except ValueError:  # a part smaller than the number of classes (or empty)
+        n_val = math.ceil(fraction * len(labels))  # scikit-learn's rounding
+        raise SplitError(f"leaves {len(labels) - n_val} training and {n_val} validation documents out of "
+                         f"{len(labels)} training rows; expected at least one of each of the {len(classes)} "
+                         "classes in each part") from None
+    return np.sort(train), np.sort(val)
 
 
 def pad_batch(split: Split, index: np.ndarray, max_tokens: int, pad_id: int,

@@ -30,11 +30,8 @@ class DownloadError(PipelineError, RuntimeError):
 
 
 def md5sum(path: Path) -> str:
-    digest = hashlib.md5()
     with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(fh, "md5").hexdigest()
 
 
 def is_url(source: str) -> bool:

@@ -1,9 +1,9 @@
 """Atomic file writing: an output path holds either the old file or the complete new one.
 
 Every output is written to a temporary file beside it, flushed to disk and renamed over the output
-only when complete. The temporary name is ``.<name>.pid<PID>.<random>.tmp``: hidden, and naming the
-process that writes it, so that a later run can tell a temporary file left by a killed run (its
-process is gone) from one that another running stage is still writing (:func:`remove_stale_temps`).
+only when complete. The temporary name is ``.<name>.<random>.tmp``: hidden, and ignored by git and DVC
+(``.gitignore``, ``.dvcignore``), so the one a SIGKILL can leave is neither committed nor hashed into an
+output folder such as ``data/cache``.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
-TEMP_PATTERN = re.compile(r"^\.(?P<name>.+)\.pid(?P<pid>[0-9]+)\.[A-Za-z0-9_]+\.tmp$")
+TEMP_PATTERN = re.compile(r"^\.(?P<name>.+)\.[A-Za-z0-9_]+\.tmp$")
 
 
 class OutputError(PipelineError, OSError):
@@ -36,7 +36,7 @@ class OutputError(PipelineError, OSError):
 
 
 def output_path(path: Path) -> Path:
-    """The output a (possibly nested) temporary path stands for: ``models/.uni.pid7.x.tmp/spec.json`` is
+    """The output a (possibly nested) temporary path stands for: ``models/.uni.k2j4h5g6.tmp/spec.json`` is
     ``models/uni/spec.json``."""
     parts = []
     for part in path.parts:
@@ -77,7 +77,7 @@ def _about_writing(exc: OSError, temps: list[str]) -> bool:
 def _new_temp(path: Path) -> Path:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.pid{os.getpid()}.", suffix=".tmp", dir=path.parent)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError as exc:
         raise _cannot_write(path, exc) from None
     os.close(fd)
@@ -148,7 +148,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it over ``path`` only if the block succeeds.
 
     A crash, an exception or a SIGKILL inside the block leaves ``path`` untouched, so DVC never sees a
-    half-written output (a SIGKILL can leave the hidden temporary file; see :func:`remove_stale_temps`).
+    half-written output (a SIGKILL can leave the hidden, ignored temporary file).
     """
     with atomic_paths([path]) as (tmp,):
         yield tmp
@@ -182,11 +182,8 @@ def _exchange(a: Path, b: Path) -> bool:
 
 
 def sha256_file(path: str | os.PathLike) -> str:
-    digest = hashlib.sha256()
     with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 @contextlib.contextmanager
@@ -196,12 +193,12 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
     The files of the folder (a checkpoint's weights and spec) change as one: on Linux the two folders trade
     places in one ``renameat2(RENAME_EXCHANGE)``, so ``path`` always holds the complete old set or the
     complete new one. Elsewhere the old folder is renamed aside first, and a kill between the two renames
-    leaves no ``path`` (never a mix); the old folder is then the hidden ``.<name>.pid<N>.*.tmp`` beside it.
+    leaves no ``path`` (never a mix); the old folder is then the hidden ``.<name>.*.tmp`` beside it.
     """
     target = Path(path)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.pid{os.getpid()}.", suffix=".tmp", dir=target.parent))
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
     except OSError as exc:
         raise _cannot_write(target, exc) from None
     try:
@@ -218,8 +215,7 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
             if not target.exists():
                 os.rename(tmp, target)
             elif not _exchange(tmp, target):
-                aside = Path(tempfile.mkdtemp(prefix=f".{target.name}.pid{os.getpid()}.", suffix=".tmp",
-                                              dir=target.parent))
+                aside = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
                 os.rename(target, aside / target.name)
                 os.rename(tmp, target)
                 shutil.rmtree(aside, ignore_errors=True)
@@ -228,55 +224,6 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
         _fsync_dir(target.parent)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)  # the new folder on failure, the old one after a swap
-
-
-def _process_alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's live process
-        return True
-    except OverflowError:
-        return False
-    # A killed process whose parent died too stays a zombie until init reaps it: it writes nothing.
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            state = fh.read().rsplit(b")", 1)[1].split()[0]
-    except (OSError, IndexError):  # no /proc (macOS): trust kill()
-        return True
-    return state not in (b"Z", b"X")
-
-
-def stale_temps(folders: Iterable[str | os.PathLike]) -> list[Path]:
-    """Temporary files under ``folders`` whose writing process no longer exists (a killed run)."""
-    found = []
-    for folder in folders:
-        folder = Path(folder)
-        if not folder.is_dir():
-            continue
-        for root, dirs, files in os.walk(folder):
-            for name in [*files, *dirs]:
-                match = TEMP_PATTERN.match(name)
-                if match and not _process_alive(int(match["pid"])):
-                    found.append(Path(root) / name)
-            dirs[:] = [d for d in dirs if not TEMP_PATTERN.match(d)]  # a temporary folder goes as a whole
-    return sorted(found)
-
-
-def remove_stale_temps(folders: Iterable[str | os.PathLike]) -> list[Path]:
-    """Delete the temporary files a killed run left behind; files of live processes are kept."""
-    removed = []
-    for path in stale_temps(folders):
-        try:
-            shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
-        except FileNotFoundError:
-            continue
-        log.info("removed %s, a partial file left by an interrupted run", path)
-        removed.append(path)
-    return removed
 
 
 def write_json(path: str | os.PathLike, data: Any) -> None:

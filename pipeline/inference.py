@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import mxnet as mx
 import numpy as np
+from scipy.special import softmax
 
 from pipeline.dataset import Split, length_batches, pad_batch, vectorize
 from pipeline.tokenize import tokenize_all
@@ -36,11 +37,6 @@ def predict_logits(net, split: Split, max_tokens: int, pad_id: int, ctx: mx.Cont
     return logits
 
 
-def softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
-    return shifted / shifted.sum(axis=1, keepdims=True)
-
-
 def texts_to_split(texts: Sequence[str], vocab, lowercase: bool) -> Split:
     """Vectorize raw texts the way ``vectorize_cache`` did for the training data."""
     labels = np.zeros(len(texts), dtype=np.int32)
@@ -53,4 +49,4 @@ def predict_texts(net, texts: Sequence[str], vocab, lowercase: bool, max_tokens:
     """Class probabilities ``(len(texts), num_classes)`` for raw texts."""
     split = texts_to_split(texts, vocab, lowercase)
     pad_id = vocab.token_to_idx[vocab.padding_token]
-    return softmax(predict_logits(net, split, max_tokens, pad_id, ctx, batch_size))
+    return softmax(predict_logits(net, split, max_tokens, pad_id, ctx, batch_size), axis=1)

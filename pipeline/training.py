@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import mxnet as mx
 import numpy as np
 from mxnet import autograd, gluon
+from scipy.special import log_softmax
 from tqdm import tqdm
 
 from pipeline.dataset import Split, length_batches, pad_batch
@@ -32,24 +33,33 @@ class TrainResult:
     samples_per_second: float
 
 
-def learning_rate(settings: TrainSettings, step: int, total_steps: int, steps_per_epoch: int) -> float:
-    """Linear warm-up for ``warmup_epochs``, then constant or cosine decay to zero."""
+def lr_scheduler(settings: TrainSettings, total_steps: int,
+                 steps_per_epoch: int) -> mx.lr_scheduler.LRScheduler | None:
+    """MXNet's schedule: linear warm-up for ``warmup_epochs``, then constant or cosine decay to zero.
+
+    The optimizer numbers its updates from 1: update ``n`` of a warm-up over ``W`` updates runs at
+    ``learning_rate * n / W`` and update ``W`` at the full rate. The cosine then reaches 0 on the last
+    update, ``learning_rate * (1 + cos(pi * (n - W) / (total_steps - W))) / 2``. None (a constant rate
+    the optimizer keeps) without warm-up and decay.
+    """
     base = settings.learning_rate
     warmup = settings.warmup_epochs * steps_per_epoch
-    if step < warmup:
-        return base * (step + 1) / warmup
     if settings.lr_schedule == "cosine":
-        progress = (step - warmup) / max(1, total_steps - warmup)
-        return base * 0.5 * (1.0 + math.cos(math.pi * progress))
-    return base
+        # MXNet divides by max_update - warmup_steps: a warm-up as long as the training needs one more update.
+        return mx.lr_scheduler.CosineScheduler(max(total_steps, warmup + 1), base_lr=base, final_lr=0.0,
+                                               warmup_steps=warmup, warmup_begin_lr=0.0)
+    if warmup:
+        # factor 1: no decay; a step beyond the last update so that the scheduler never logs a change.
+        return mx.lr_scheduler.FactorScheduler(max(total_steps, 1), factor=1.0, base_lr=base,
+                                               warmup_steps=warmup, warmup_begin_lr=0.0)
+    return None
 
 
 def validation_loss(net, split: Split, max_tokens: int, pad_id: int, ctx: mx.Context,
                     batch_size: int, bucket_width: int) -> tuple[float, float]:
     """Mean cross-entropy and accuracy of ``net`` on ``split``: what early stopping and model selection read."""
     logits = predict_logits(net, split, max_tokens, pad_id, ctx, batch_size, bucket_width)
-    shifted = logits - logits.max(axis=1, keepdims=True)
-    log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    log_probs = log_softmax(logits, axis=1)
     loss = -log_probs[np.arange(len(split)), split.labels].mean()
     accuracy = float((logits.argmax(axis=1) == split.labels).mean())
     return float(loss), accuracy
@@ -94,9 +104,12 @@ def drop_words(tokens: np.ndarray, lengths: np.ndarray, rate: float, unk_id: int
     return np.where(valid & (rng.random_sample(tokens.shape) < rate), unk_id, tokens).astype(np.int32)
 
 
-def make_trainer(net, settings: TrainSettings) -> gluon.Trainer:
-    """Adam with the configured weight decay and gradient clipping (lazy rows for sparse gradients)."""
-    optimizer_args = {"learning_rate": settings.learning_rate, "wd": settings.weight_decay}
+def make_trainer(net, settings: TrainSettings,
+                 schedule: mx.lr_scheduler.LRScheduler | None = None) -> gluon.Trainer:
+    """Adam with the configured weight decay, gradient clipping and learning-rate ``schedule`` (lazy rows for
+    sparse gradients)."""
+    optimizer_args = {"learning_rate": settings.learning_rate, "wd": settings.weight_decay,
+                      "lr_scheduler": schedule}
     if settings.clip_gradient:
         optimizer_args["clip_gradient"] = settings.clip_gradient
     return gluon.Trainer(net.collect_params(), "adam", optimizer_args)
@@ -121,15 +134,15 @@ def train(net, train_split: Split, val_split: Split, settings: TrainSettings, ma
     """Train ``net`` in place; on return it holds the weights of the best validation epoch."""
     rng = np.random.RandomState(seed)
     batch_size, width = settings.batch_size, settings.bucket_width
-    trainer = make_trainer(net, settings)
-    forward = StaticShapeCopies(net)
-    loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
     lengths = np.minimum(train_split.lengths, max_tokens)
     steps_per_epoch = math.ceil(len(train_split) / batch_size)
     total_steps = steps_per_epoch * settings.epochs
+    trainer = make_trainer(net, settings, lr_scheduler(settings, total_steps, steps_per_epoch))
+    forward = StaticShapeCopies(net)
+    loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
     history: list[dict] = []
     best = {"val_loss": math.inf, "epoch": 0, "params": None}
-    step, seen, train_time = 0, 0, 0.0
+    seen, train_time = 0, 0.0
     average = WeightAverage(net, settings.ema_decay) if settings.ema_decay else None
     evaluated = average.applied if average else contextlib.nullcontext
     for epoch in range(1, settings.epochs + 1):
@@ -141,14 +154,12 @@ def train(net, train_split: Split, val_split: Split, settings: TrainSettings, ma
         for index in bar:
             tokens, batch_lengths = pad_batch(train_split, index, max_tokens, pad_id, width)
             tokens = drop_words(tokens, batch_lengths, settings.word_dropout, unk_id, rng)
-            trainer.set_learning_rate(learning_rate(settings, step, total_steps, steps_per_epoch))
             data, valid = batch_arrays(tokens, batch_lengths, ctx)
             loss = train_step(forward, trainer, loss_fn, data, valid,
                               to_device(train_split.labels[index], ctx, "float32"))
             if average:
                 average.update()
             epoch_loss += loss.sum()
-            step += 1
         train_loss = float(epoch_loss.asscalar()) / len(train_split)
         train_time += time.perf_counter() - started
         seen += len(train_split)

@@ -6,9 +6,9 @@ import numpy as np
 
 from pipeline import cli, paths
 from pipeline.corpus import check_classes, label_counts, read_raw_split
-from pipeline.dataset import save_split, stratified_split, vectorize
+from pipeline.dataset import SplitError, save_split, stratified_split, vectorize
 from pipeline.fileio import atomic_paths, write_json
-from pipeline.params import Params, ParamsError
+from pipeline.params import Params
 from pipeline.tokenize import tokenize_all
 from pipeline.vocab import load_vocab
 
@@ -29,11 +29,11 @@ def main(args: argparse.Namespace, params: Params) -> None:
                for name in ("train", "test")}
     check_classes(corpora["train"], paths.RAW / "train.csv")
     fraction = params.data.val_fraction
-    train_idx, val_idx = stratified_split(corpora["train"].labels, fraction, params.seed)
-    if len(val_idx) == 0 or len(train_idx) == 0:
-        raise ParamsError(f"params.yaml: data.val_fraction = {fraction} leaves {len(train_idx)} training and "
-                         f"{len(val_idx)} validation documents out of {len(corpora['train'])} training rows; "
-                         "expected at least one of each, change data.val_fraction or use more data")
+    try:
+        train_idx, val_idx = stratified_split(corpora["train"].labels, fraction, params.seed)
+    except SplitError as exc:
+        raise SplitError(f"params.yaml: data.val_fraction = {fraction} {exc}; change data.val_fraction or use "
+                         f"more data in {paths.RAW / 'train.csv'}") from None
     vocab = load_vocab(paths.VOCAB)
     unk = vocab.token_to_idx[vocab.unknown_token]
     splits = {name: vectorize(tokenize_all(corpus.texts, lowercase), vocab.token_to_idx, unk, corpus.labels)

@@ -151,7 +151,7 @@ def dvc_project(tmp_path_factory) -> tuple[Path, dict]:
 @pytest.fixture(scope="session")
 def built(tmp_path_factory) -> Path:
     """A small project built once by the real stage CLIs (no DVC): treat as read-only, change a copy."""
-    from tests.test_bad_input import (
+    from tests.stage_runs import (
         APPROACH,
         BASELINE,
         EMPTY_TEST_ROWS,

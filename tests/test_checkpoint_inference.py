@@ -6,11 +6,12 @@ import json
 
 import numpy as np
 import pytest
+from scipy.special import softmax
 
 from pipeline import checkpoint
 from pipeline.checkpoint import METADATA_FILE, PARAMS_FILE, CheckpointError, load_checkpoint
 from pipeline.fileio import sha256_file
-from pipeline.inference import predict_logits, predict_texts, softmax, texts_to_split
+from pipeline.inference import predict_logits, predict_texts, texts_to_split
 
 
 def save(directory, trained, tiny_data) -> None:
@@ -89,7 +90,7 @@ def test_predict_texts_matches_the_cached_path_and_keeps_order(tiny_data, traine
     texts = tiny_data.test_texts[:12]
     probs = predict_texts(trained.net, texts, tiny_data.vocab, True, tiny_data.max_tokens, ctx)
     cached = softmax(predict_logits(trained.net, tiny_data.test.subset(np.arange(12)), tiny_data.max_tokens,
-                                    tiny_data.pad_id, ctx))
+                                    tiny_data.pad_id, ctx), axis=1)
     np.testing.assert_allclose(probs, cached, atol=1e-6, rtol=0)
     reversed_probs = predict_texts(trained.net, texts[::-1], tiny_data.vocab, True, tiny_data.max_tokens, ctx)
     np.testing.assert_allclose(reversed_probs[::-1], probs, atol=1e-6, rtol=0)

@@ -8,6 +8,7 @@ import pytest
 from pipeline.dataset import (
     CacheError,
     Split,
+    SplitError,
     length_batches,
     load_split,
     pad_batch,
@@ -210,6 +211,17 @@ def test_stratified_split_keeps_class_proportions():
     train, val = stratified_split(labels, 0.25, seed=0)
     assert np.bincount(labels[val], minlength=4).tolist() == [25, 15, 10, 50]
     assert np.bincount(labels[train], minlength=4).tolist() == [75, 45, 30, 150]
+
+
+@pytest.mark.parametrize("labels, fraction, message", [
+    ([0, 0, 1], 0.5, r"class Sports \(label 2\) has only 1 training row; .* at least 2 rows of every class"),
+    ([0, 1] * 200, 0.001, "leaves 399 training and 1 validation documents out of 400 training rows; "
+                          "expected at least one of each of the 2 classes in each part"),
+    ([0, 1] * 2, 0.9, "leaves 0 training and 4 validation documents"),
+])
+def test_stratified_split_names_what_is_too_small(labels, fraction, message):
+    with pytest.raises(SplitError, match=message):
+        stratified_split(np.asarray(labels, dtype=np.int32), fraction, seed=0)
 
 
 def test_length_batches_without_rng_sorts_by_length():

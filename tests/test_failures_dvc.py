@@ -22,21 +22,21 @@ from pathlib import Path
 import psutil
 import pytest
 
+from pipeline.fileio import output_path
 from tests.conftest import write_agnews_csv
 from tests.corpus_gen import make_corpus
-from tests.dvc_project import stages_run
-from tests.test_bad_input import (
+from tests.dvc_project import REPO, project_files, run, stages_run
+from tests.stage_runs import (
     QuietHandler,
-    _server_class,
     md5_of,
     save_params,
+    server_class,
     snapshot,
     stage_cmd,
     stage_env,
     temp_files,
     tiny_params,
 )
-from tests.test_integration import REPO, project_files, run
 
 pytestmark = pytest.mark.integration
 
@@ -76,7 +76,7 @@ def source_server(tmp_path_factory):
     # in the middle of epoch 2, which a shorter epoch could finish before the signal arrives.
     write_agnews_csv(folder / "train.csv", make_corpus(1200, seed=1))
     write_agnews_csv(folder / "test.csv", make_corpus(20, seed=2))
-    server = _server_class()(("127.0.0.1", 0),
+    server = server_class()(("127.0.0.1", 0),
                              lambda *a: StallingHandler(*a, directory=str(folder)))
     server.stall, server.stalled, server.release = threading.Event(), threading.Event(), threading.Event()
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -136,6 +136,9 @@ def project(failing_project):
     # of a failed test would otherwise survive into the next one.
     subprocess.run(["git", "reset", "-q", "--hard", "HEAD"], cwd=root, env=env, capture_output=True)
     subprocess.run(["dvc", "checkout", "--force"], cwd=root, env=env, capture_output=True)
+    # Ignored, so neither git nor DVC removes them: the temporary files a killed run left.
+    for leftover in temp_files(root):
+        shutil.rmtree(leftover) if leftover.is_dir() else leftover.unlink()
 
 
 def workspace(root: Path) -> dict[str, str]:
@@ -286,19 +289,18 @@ def test_sigkill_of_the_training_process_mid_epoch(project, tmp_path):
 
 
 def test_sigkill_of_everything_then_repro_reruns_cleanly(project, tmp_path):
-    """DVC itself dies too (a crash); temporary files of the killed writers are left; `dvc repro` recovers."""
+    """DVC itself dies too (a crash); temporary files of the killed writers are left, ignored by git and DVC;
+    `dvc repro` recovers."""
     root, env = project
     lock_before = (root / "dvc.lock").read_text()
     _output, rc, _before = interrupt_training(project, tmp_path, 35,
                                               lambda proc: os.killpg(proc.pid, signal.SIGKILL))
     assert rc == -signal.SIGKILL
-    # A SIGKILL while a file was being written leaves its temporary file: plant what one would leave
-    # (the process id in the name is of a process that has exited) in folders DVC hashes.
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
-                          text=True, check=True).stdout.strip()
-    stale = [root / f"models/{NAME}/.model.params.pid{dead}.k2j4h5g6.tmp",
-             root / f"metrics/train/.{NAME}.json.pid{dead}.abcd1234.tmp",
-             root / f"plots/history/.{NAME}.csv.pid{dead}.zz_99x8y.tmp"]
+    # A SIGKILL while a file was being written leaves its temporary file: plant what one would leave, also
+    # inside the output folders DVC hashes (data/cache, models/<approach>).
+    cache_temp = root / "data/cache/.train.npz.x9y8z7w6.tmp"
+    stale = [root / f"models/{NAME}/.model.params.k2j4h5g6.tmp", cache_temp,
+             root / f"metrics/train/.{NAME}.json.abcd1234.tmp", root / f"plots/history/.{NAME}.csv.zz_99x8y.tmp"]
     for path in stale:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(b"half a file")
@@ -306,12 +308,15 @@ def test_sigkill_of_everything_then_repro_reruns_cleanly(project, tmp_path):
     result = run(["dvc", "repro", f"train@{NAME}"], root, env)
     assert f"Running stage 'train@{NAME}'" in result.stdout
     assert all((root / p).is_file() for p in TRAIN_OUTPUTS)
-    assert not temp_files(root), temp_files(root)
+    # The old checkpoint folder left with its leftover when the new one was swapped in; the others stay ...
+    assert temp_files(root) == sorted(stale[1:]), temp_files(root)
     spec = json.loads((root / f"models/{NAME}/spec.json").read_text())
     assert spec["model"]["embed_len"] == 35
     lock = (root / "dvc.lock").read_text()
     assert lock != lock_before and "embed_len: 35" in lock
+    # ... ignored: data/cache is up to date (its hash leaves the leftover out) and git sees none of them.
     assert_up_to_date(root, env, f"train@{NAME}")
+    assert "x9y8z7w6" not in run(["dvc", "data", "status", "--granular", "--unchanged"], root, env).stdout
     untracked = run(["git", "status", "--porcelain", "--untracked-files=all"], root, env).stdout
     assert ".tmp" not in untracked, untracked
     run(["git", "add", "-A"], root, env)
@@ -319,7 +324,7 @@ def test_sigkill_of_everything_then_repro_reruns_cleanly(project, tmp_path):
 
 
 def test_download_killed_mid_transfer(project, source_server, tmp_path):
-    """SIGKILL while the data is half downloaded: its temporary files are removed by the next run."""
+    """SIGKILL while the data is half downloaded: its temporary files stay, hidden and ignored."""
     root, env = project
     raw = {s: md5_of(root / f"data/raw/{s}.csv") for s in ("train", "test")}
     lock = (root / "dvc.lock").read_bytes()
@@ -334,8 +339,8 @@ def test_download_killed_mid_transfer(project, source_server, tmp_path):
         proc.wait(timeout=30)
     finally:
         unstall(source_server)
-    left = sorted(p.name.split(".pid")[0] for p in temp_files(root))
-    assert left == [".test.csv", ".train.csv"]  # both splits' temporary files (train half-written)
+    left = temp_files(root)
+    assert [output_path(p).name for p in left] == ["test.csv", "train.csv"]  # train half-written
     assert {s: md5_of(root / f"data/raw/{s}.csv") for s in ("train", "test")} == raw  # kept (persist)
     assert (root / "dvc.lock").read_bytes() == lock
 
@@ -348,10 +353,11 @@ def test_download_killed_mid_transfer(project, source_server, tmp_path):
     # DVC does not care about the leftover hidden files (no output or dependency holds them) ...
     assert_up_to_date(root, env, f"train@{NAME}")
     assert all(p.parent == root / "data/raw" for p in temp_files(root))
-    # ... and the next stage that runs removes them.
+    # ... nor does git; the next download leaves no new ones.
+    assert ".tmp" not in run(["git", "status", "--porcelain", "--untracked-files=all"], root, env).stdout
     result = run(["dvc", "repro", "--force", "download"], root, env)
     assert "Running stage 'download'" in result.stdout
-    assert not temp_files(root)
+    assert temp_files(root) == left
     assert (root / "dvc.lock").read_bytes() == lock
 
 
@@ -387,12 +393,12 @@ def test_download_interrupted_outside_dvc_keeps_the_previous_data(failing_projec
     else:
         assert len(leftovers) == 2  # what only SIGKILL can leave ...
     assert {k: v for k, v in snapshot(root).items() if not k.endswith(".tmp")} == before  # ... nothing else
-    # The next run removes them and downloads again.
+    # The next run downloads again (and leaves no new temporary file).
     result = subprocess.run(stage_cmd("download"), cwd=root, env=stage_env(other_spelling(source_server)),
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
-    assert not temp_files(root)
-    after = snapshot(root)
+    assert temp_files(root) == leftovers
+    after = {k: v for k, v in snapshot(root).items() if not k.endswith(".tmp")}
     assert after.pop("metrics/data.json") != before.pop("metrics/data.json")  # the new origin is recorded
     assert after == before
 

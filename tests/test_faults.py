@@ -22,7 +22,7 @@ import pytest
 
 from tests.conftest import write_agnews_csv
 from tests.corpus_gen import make_corpus
-from tests.test_bad_input import (
+from tests.stage_runs import (
     APPROACH,
     GOOD_ROWS,
     assert_ok,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 import pytest
 
@@ -98,7 +99,7 @@ def test_atomic_dir_swaps_the_whole_folder(tmp_path):
     (target / "spec.json").write_text("old spec", encoding="utf-8")
     (target / "stray.txt").write_text("old", encoding="utf-8")
     with atomic_dir(target) as tmp:
-        assert tmp.parent == target.parent and tmp.name.startswith(".uni.pid")
+        assert tmp.parent == target.parent and tmp.name.startswith(".uni.") and tmp.name.endswith(".tmp")
         (tmp / "model.params").write_text("new weights", encoding="utf-8")
         write_json(tmp / "spec.json", {"new": True})
     assert _files(target) == {"model.params": "new weights", "spec.json": '{\n  "new": true\n}\n'}
@@ -119,17 +120,25 @@ def test_atomic_dir_keeps_the_old_folder_when_the_second_file_fails(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["uni"]
 
 
-def test_stale_temporary_folders_of_a_killed_run_are_removed(tmp_path):
+def test_temporary_files_a_kill_leaves_are_ignored_by_git_and_dvc(tmp_path):
+    """Nothing sweeps up after a SIGKILL: the project's ignore files keep what it can leave out of commits and
+    out of the hash of an output folder (data/cache, a checkpoint folder)."""
+    import shutil
     import subprocess
     import sys
 
-    from pipeline.fileio import remove_stale_temps
-    dead = subprocess.run([sys.executable, "-c", "print(__import__('os').getpid())"], capture_output=True,
-                          text=True, check=True).stdout.strip()
-    stale = tmp_path / f".uni.pid{dead}.abc123.tmp"
-    (stale / "sub").mkdir(parents=True)
-    (stale / "model.params").write_text("half", encoding="utf-8")
-    live = tmp_path / f".bi.pid{os.getpid()}.abc123.tmp"
-    live.mkdir()
-    assert remove_stale_temps([tmp_path]) == [stale]
-    assert sorted(p.name for p in tmp_path.iterdir()) == [live.name]
+    from pipeline.fileio import atomic_dir, atomic_path
+    repo = Path(__file__).resolve().parents[1]
+    for name in (".gitignore", ".dvcignore"):
+        shutil.copy(repo / name, tmp_path / name)
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    subprocess.run([sys.executable, "-m", "dvc", "init", "-q"], cwd=tmp_path, check=True)
+    with atomic_path(tmp_path / "data/cache/train.npz") as tmp_file, \
+            atomic_dir(tmp_path / "models/uni") as tmp_dir:
+        (tmp_dir / "model.params").write_bytes(b"half")
+        left = [str(p.relative_to(tmp_path)) for p in (tmp_file, tmp_dir, tmp_dir / "model.params")]
+        git = subprocess.run(["git", "check-ignore", *left], cwd=tmp_path, capture_output=True, text=True)
+        dvc = subprocess.run([sys.executable, "-m", "dvc", "check-ignore", *left], cwd=tmp_path,
+                             capture_output=True, text=True)
+    assert git.stdout.split() == left, git.stderr
+    assert dvc.stdout.split() == left, dvc.stderr

@@ -2,22 +2,14 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
 import pytest
 
-# Helpers live in tests/dvc_project.py (shared with test_workflows.py); re-exported here for importers.
-from tests.dvc_project import (  # noqa: F401
-    REPO,
-    SMALL_APPROACHES,
-    project_files,
-    read_params,
-    run,
-    shrink_params,
-    stages_run,
-    write_csv,
-)
+from pipeline import CLASS_NAMES
+from tests.dvc_project import SMALL_APPROACHES, read_params, run, stages_run
 
 pytestmark = pytest.mark.integration
 
@@ -57,12 +49,29 @@ def test_metrics_have_expected_keys_and_sane_values(project):
     data = json.loads((root / "metrics/data.json").read_text())
     assert data["train"]["rows"] == 240 and data["test"]["rows"] == 80
     assert sum(data["train"]["labels"].values()) == 240
+    train_documents = json.loads((root / "metrics/cache.json").read_text())["train"]["documents"]
+    test_rows = csv.reader((root / "data/raw/test.csv").read_text(encoding="utf-8").splitlines())
+    test_labels = [CLASS_NAMES[int(row[0]) - 1] for row in test_rows]
     for name in SMALL_APPROACHES:
         train = json.loads((root / f"metrics/train/{name}.json").read_text())
         assert train["epochs_run"] == 2 and 1 <= train["best_epoch"] <= 2
-        assert train["samples_per_second"] > 0
+        # Throughput counts every training document of every epoch over the epochs' time (rounded to ms).
+        seconds = train["train_seconds"]
+        assert train_documents * 2 / (seconds + 5e-4) <= train["samples_per_second"] \
+            <= train_documents * 2 / max(seconds - 5e-4, 1e-9) + 0.05
+        with open(root / f"plots/history/{name}.csv", newline="") as fh:
+            history = list(csv.DictReader(fh))
+        best = history[train["best_epoch"] - 1]
+        assert float(best["val_loss"]) == min(float(h["val_loss"]) for h in history) == train["best_val_loss"]
+        assert float(best["val_accuracy"]) == train["best_val_accuracy"]
         ev = json.loads((root / f"metrics/eval/{name}.json").read_text())
-        assert 0.0 <= ev["accuracy"] <= 1.0 and ev["test_documents"] == 80
+        assert ev["test_documents"] == 80
+        # The accuracy is that of the prediction table, whose rows are the test file's rows in order.
+        with open(root / f"plots/predictions/{name}.csv", newline="") as fh:
+            predictions = list(csv.DictReader(fh))
+        assert [row["actual"] for row in predictions] == test_labels
+        hits = sum(row["actual"] == row["predicted"] for row in predictions)
+        assert ev["accuracy"] == round(hits / 80, 6)
         assert sum(map(sum, ev["confusion_matrix"])) == 80
         assert set(ev["per_class"]) == {"World", "Sports", "Business", "Sci/Tech"}
     baselines = read_params(root)["baselines"]

@@ -67,15 +67,45 @@ def test_write_predictions_quotes_names_with_commas(tmp_path):
         assert list(csv.reader(fh)) == [["actual", "predicted"], ["a, b", "c"], ["c", "c"]]
 
 
-def test_plot_confusion_writes_a_png(tmp_path):
+def dark_cells(path) -> list[tuple[float, float, int]]:
+    """(x, y, pixels) of each dark-blue patch of the picture, left of the colour bar, top to bottom.
+
+    In the normalised matrix a cell holding 1.0 is the darkest blue, a cell holding 0 near white; the colour
+    bar's dark end is the right-most patch."""
     import matplotlib.image as mpimg
-    path = tmp_path / "plots" / "confusion" / "x.png"
-    y_true = np.array([0, 1, 2, 3, 3, 2, 1, 0])
-    y_pred = np.array([0, 1, 2, 3, 2, 2, 0, 0])
-    plot_confusion(path, y_true, y_pred, CLASS_NAMES, title="x: normalised confusion matrix")
-    assert path.read_bytes()[:8] == PNG_MAGIC
-    image = mpimg.imread(path)
-    height, width = image.shape[:2]
-    assert (height, width) == (500, 600)  # figsize (6, 5) at 100 dpi
-    assert image.std() > 0.01  # not a blank canvas
-    assert sorted(p.name for p in path.parent.iterdir()) == ["x.png"]
+    from scipy import ndimage
+    rgb = mpimg.imread(path)[..., :3]
+    dark = (rgb[..., 0] < 0.25) & (rgb[..., 2] > 0.3)
+    labels, n = ndimage.label(dark)
+    sizes = ndimage.sum(dark, labels, range(1, n + 1))
+    centres = ndimage.center_of_mass(dark, labels, range(1, n + 1))
+    patches = [(x, y, int(size)) for (y, x), size in zip(centres, sizes, strict=True) if size > 1000]
+    colour_bar = max(patches)
+    return sorted((p for p in patches if p != colour_bar), key=lambda p: p[1])
+
+
+def test_plot_confusion_draws_the_matrix(tmp_path):
+    """The picture shows the matrix it was given: rows are the actual class, columns the predicted one."""
+    folder = tmp_path / "plots" / "confusion"
+    y_true = np.repeat(np.arange(4), 5)
+    drawn = {}
+    for name, y_pred in {"right": y_true, "next": (y_true + 1) % 4, "world": np.zeros_like(y_true)}.items():
+        plot_confusion(folder / f"{name}.png", y_true, y_pred, CLASS_NAMES, title=f"{name}: confusion matrix")
+        assert (folder / f"{name}.png").read_bytes()[:8] == PNG_MAGIC
+        drawn[name] = dark_cells(folder / f"{name}.png")
+    # Every prediction right: four dark cells down the diagonal, one cell apart in both directions.
+    right = drawn["right"]
+    assert len(right) == 4
+    steps = np.diff([(x, y) for x, y, _ in right], axis=0)
+    assert np.all(steps > 50) and np.ptp(steps) < 3
+    # Each class taken for the next: the same rows, each dark cell one column to the right (Sci/Tech's
+    # wraps to World's column).
+    shifted = drawn["next"]
+    assert len(shifted) == 4
+    for i, (x, y, _) in enumerate(shifted):
+        assert abs(y - right[i][1]) < 3 and abs(x - right[(i + 1) % 4][0]) < 3
+    # Everything taken for World: one dark column under World, as tall as the four rows.
+    (column,) = drawn["world"]
+    assert abs(column[0] - right[0][0]) < 3 and abs(column[1] - np.mean([y for _, y, _ in right])) < 10
+    assert column[2] > 3.5 * right[1][2]
+    assert sorted(p.name for p in folder.iterdir()) == ["next.png", "right.png", "world.png"]

@@ -5,8 +5,9 @@ from __future__ import annotations
 import mxnet as mx
 import numpy as np
 import pytest
+from scipy.special import softmax
 
-from pipeline.inference import batch_arrays, softmax
+from pipeline.inference import batch_arrays
 from pipeline.model import LSTMClassifier, StaticShapeCopies, build_model, max_over_time, pool
 from pipeline.params import Architecture
 from tests.conftest import tiny_architecture
@@ -44,7 +45,7 @@ def batch(docs, width: int, filler=None) -> tuple[np.ndarray, np.ndarray]:
 
 
 def probabilities(net, tokens, lengths) -> np.ndarray:
-    return softmax(net(*batch_arrays(tokens, lengths, mx.cpu())).asnumpy())
+    return softmax(net(*batch_arrays(tokens, lengths, mx.cpu())).asnumpy(), axis=1)
 
 
 @pytest.mark.parametrize("pooling", POOLINGS)

@@ -20,8 +20,18 @@ from types import SimpleNamespace
 
 import pytest
 
-from tests.dvc_project import SMALL_APPROACHES, copy_project, run, stages_run
-from tests.test_workflows import TEXTS, approach_stages, check_rows, predict, read_json, repro
+from tests.dvc_project import (
+    SMALL_APPROACHES,
+    TEXTS,
+    approach_stages,
+    check_rows,
+    copy_project,
+    predict,
+    read_json,
+    repro,
+    run,
+    stages_run,
+)
 
 pytestmark = pytest.mark.integration
 

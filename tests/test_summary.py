@@ -127,13 +127,35 @@ def test_paired_correctness_reads_predictions_and_refuses_other_documents(tmp_pa
         paired_correctness({"d": bad}, CLASS_NAMES, {"d": "baseline@d"})
 
 
-def test_plot_accuracy_writes_a_png_with_a_bar_per_row(tmp_path):
+def bars(path) -> list[tuple[str, int, int]]:
+    """(colour, left x, top y) of each bar of the picture, left to right."""
     import matplotlib.image as mpimg
+    from matplotlib.colors import to_rgb
+    from scipy import ndimage
+    rgb = mpimg.imread(path)[..., :3]
+    tops: dict[tuple[str, int], int] = {}
+    for colour in ("tab:blue", "tab:gray", "tab:orange"):
+        labels, _ = ndimage.label(np.all(np.abs(rgb - to_rgb(colour)) < 0.02, axis=-1))
+        for rows, cols in ndimage.find_objects(labels):
+            if cols.stop - cols.start > 40:  # a bar, not a legend swatch; the legend box may cut a bar in two
+                key = (colour, cols.start)
+                tops[key] = min(tops.get(key, rows.start), rows.start)
+    return sorted(((colour, x, top) for (colour, x), top in tops.items()), key=lambda bar: bar[1])
+
+
+def test_plot_accuracy_draws_a_bar_per_row_at_its_accuracy(tmp_path):
     rows = _rows()
     path = tmp_path / "plots" / "summary.png"
     plot_accuracy(rows, path)
     assert path.read_bytes()[:8] == PNG_MAGIC
-    image = mpimg.imread(path)
-    assert abs(image.shape[1] - 100 * (1.4 * len(rows) + 2)) <= 1  # width grows with the number of rows
-    assert image.std() > 0.01
+    drawn = bars(path)
+    # lstm_25 (blue) with the reference study's figure beside it (orange), bilstm3 (none reported), then the
+    # two baselines (grey).
+    assert [colour for colour, _, _ in drawn] == ["tab:blue", "tab:orange", "tab:blue", "tab:gray", "tab:gray"]
+    heights = [rows[0]["test_accuracy"], rows[0]["reference_accuracy"], *(r["test_accuracy"] for r in rows[1:])]
+    assert heights == [0.8, 0.8103, 0.9, 0.85, 0.9]
+    # One y axis for all: the top of each bar is a linear function of its accuracy, higher is better.
+    slope, offset = np.polyfit(heights, [top for _, _, top in drawn], 1)
+    assert slope < -100
+    assert all(abs(top - (offset + slope * h)) < 2 for (_, _, top), h in zip(drawn, heights, strict=True))
     assert sorted(p.name for p in path.parent.iterdir()) == ["summary.png"]
