@@ -52,7 +52,8 @@ def default_threads(cores: int, workers: int, busy: float = 0.0) -> int:
     """OpenMP threads for one training process: the usable cores that other programs leave free, shared
     equally among ``workers`` DVC queue workers, at least 1. A thread on a core that another process
     keeps busy makes its whole team wait at every barrier (measured on 2 cores next to one busy process:
-    2 threads ran at 0.36x their quiet speed; see README, Throughput under load)."""
+    2 threads ran at 0.25-0.34x their quiet speed, one thread per free core at 0.52-0.68x; see README,
+    Throughput under load)."""
     free = max(1, round(cores - busy))
     return max(1, min(free, cores // max(1, workers)))
 
