@@ -151,6 +151,8 @@ class TrainSettings:
     clip_gradient: float | None = setting(_optional(_num(lambda v: 0 < v <= 1e6, "a number in (0, 1e6]")), None)
     patience: int | None = setting(_optional(_int_at_least(1)), None)
     ema_decay: float | None = setting(_optional(_num(lambda v: 0 < v < 1, "a number in (0, 1)")), None)
+    # left out: 0, every lower validation loss counts as progress for early stopping
+    min_delta: float = setting(_num(lambda v: 0 <= v < 1, "a number in [0, 1)", required=False), 0.0)
 
 
 @dataclass(frozen=True)

@@ -142,6 +142,9 @@ def train(net, train_split: Split, val_split: Split, settings: TrainSettings, ma
     loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
     history: list[dict] = []
     best = {"val_loss": math.inf, "epoch": 0, "params": None}
+    # Early stopping counts an epoch as progress only if it beats the loss of the last such epoch by more
+    # than min_delta; the weights kept are still those of the lowest validation loss seen.
+    progress_loss, progress_epoch = math.inf, 0
     seen, train_time = 0, 0.0
     average = WeightAverage(net, settings.ema_decay) if settings.ema_decay else None
     evaluated = average.applied if average else contextlib.nullcontext
@@ -168,12 +171,15 @@ def train(net, train_split: Split, val_split: Split, settings: TrainSettings, ma
             if val_loss < best["val_loss"]:
                 best = {"val_loss": val_loss, "epoch": epoch,
                         "params": {k: p.data().copy() for k, p in net.collect_params().items()}}
+            if val_loss < progress_loss - settings.min_delta:
+                progress_loss, progress_epoch = val_loss, epoch
         history.append({"epoch": epoch, "train_loss": round(train_loss, 6),
                         "val_loss": round(val_loss, 6), "val_accuracy": round(val_acc, 6)})
         log.info("epoch %d: train loss %.4f, val loss %.4f, val accuracy %.4f",
                  epoch, train_loss, val_loss, val_acc)
-        if settings.patience and epoch - best["epoch"] >= settings.patience:
-            log.info("early stop: no validation improvement for %d epochs", settings.patience)
+        if settings.patience and epoch - progress_epoch >= settings.patience:
+            log.info("early stop: validation loss not lower by more than %g for %d epochs",
+                     settings.min_delta, settings.patience)
             break
     if best["params"] is None:
         raise TrainingError("validation loss was never finite: training diverged; lower "

@@ -41,6 +41,7 @@ TINY_SETTINGS: TrainSettings = dataclasses.replace(
     word_dropout=0.0,  # the repository's regularisers slow learning too much for 4 tiny epochs
     ema_decay=None,
     patience=None,
+    min_delta=0.0,
     bucket_width=5,
 )
 TINY_MAX_TOKENS = 20

@@ -169,6 +169,23 @@ def test_early_stopping_restores_the_best_epoch(tiny_data, ctx, settings):
     assert abs(loss - losses[-1]) > 1e-3
 
 
+def test_min_delta_stops_on_small_gains_but_keeps_the_lowest_loss(tiny_data, ctx, settings):
+    # The tiny corpus is learnt steadily: with every gain counting, the run goes on; when a gain must
+    # exceed 0.999 (more than any epoch after the first can gain), it stops after epoch 2, and the
+    # weights kept are still those of the lower of its two validation losses.
+    steady_net, steady = run(tiny_data, ctx, settings(epochs=5, patience=1, min_delta=0.0), seed=3)
+    strict_settings = settings(epochs=5, patience=1, min_delta=0.999)
+    net, strict = run(tiny_data, ctx, strict_settings, seed=3)
+    assert steady.epochs_run > 2
+    assert strict.epochs_run == 2
+    assert strict.history == steady.history[:2]  # same run, cut short
+    losses = [h["val_loss"] for h in strict.history]
+    assert losses[1] < losses[0] and strict.best_epoch == 2
+    loss, _ = validation_loss(net, tiny_data.val, tiny_data.max_tokens, tiny_data.pad_id, ctx,
+                              strict_settings.batch_size, strict_settings.bucket_width)
+    assert loss == pytest.approx(losses[1], abs=1e-5)
+
+
 def test_diverged_run_fails_with_a_clear_error(tiny_data, ctx, settings):
     # Every epoch's validation loss is NaN: no epoch is ever "best". Training must end with a clear
     # error that the stage turns into a message, not a TypeError from restoring missing weights.
