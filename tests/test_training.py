@@ -173,7 +173,7 @@ def test_min_delta_stops_on_small_gains_but_keeps_the_lowest_loss(tiny_data, ctx
     # The tiny corpus is learnt steadily: with every gain counting, the run goes on; when a gain must
     # exceed 0.999 (more than any epoch after the first can gain), it stops after epoch 2, and the
     # weights kept are still those of the lower of its two validation losses.
-    steady_net, steady = run(tiny_data, ctx, settings(epochs=5, patience=1, min_delta=0.0), seed=3)
+    _, steady = run(tiny_data, ctx, settings(epochs=5, patience=1, min_delta=0.0), seed=3)
     strict_settings = settings(epochs=5, patience=1, min_delta=0.999)
     net, strict = run(tiny_data, ctx, strict_settings, seed=3)
     assert steady.epochs_run > 2
@@ -184,6 +184,18 @@ def test_min_delta_stops_on_small_gains_but_keeps_the_lowest_loss(tiny_data, ctx
     loss, _ = validation_loss(net, tiny_data.val, tiny_data.max_tokens, tiny_data.pad_id, ctx,
                               strict_settings.batch_size, strict_settings.bucket_width)
     assert loss == pytest.approx(losses[1], abs=1e-5)
+
+
+def test_patience_waits_until_the_weight_average_has_left_the_initial_weights(tiny_data, ctx, settings):
+    # A weight average of decay d needs about 1 / (1 - d) updates to move away from the initial weights;
+    # here that is 3.5 epochs, so no epoch can stop the run before epoch 4 is over, even when (as with
+    # this min_delta) no epoch after the first counts as progress.
+    steps = math.ceil(len(tiny_data.train) / 32)
+    s = settings(epochs=8, patience=1, min_delta=0.999, ema_decay=1 - 1 / (3.5 * steps))
+    _, result = run(tiny_data, ctx, s, seed=3)
+    assert result.epochs_run == 5  # 4 epochs to settle, then one of patience
+    _, plain = run(tiny_data, ctx, settings(epochs=8, patience=1, min_delta=0.999), seed=3)
+    assert plain.epochs_run == 2  # no average: patience counts from the start
 
 
 def test_diverged_run_fails_with_a_clear_error(tiny_data, ctx, settings):
