@@ -190,7 +190,7 @@ def test_patience_waits_until_the_weight_average_has_left_the_initial_weights(ti
     # A weight average of decay d needs about 1 / (1 - d) updates to move away from the initial weights;
     # here that is 3.5 epochs, so no epoch can stop the run before epoch 4 is over, even when (as with
     # this min_delta) no epoch after the first counts as progress.
-    steps = math.ceil(len(tiny_data.train) / 32)
+    steps = math.ceil(len(tiny_data.train) / settings().batch_size)
     s = settings(epochs=8, patience=1, min_delta=0.999, ema_decay=1 - 1 / (3.5 * steps))
     _, result = run(tiny_data, ctx, s, seed=3)
     assert result.epochs_run == 5  # 4 epochs to settle, then one of patience
