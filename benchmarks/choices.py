@@ -119,13 +119,13 @@ def batch_transfer(step: Callable, batches: list[tuple], repeats: int) -> dict:
 
 
 def weight_average(net, decay: float, repeats: int) -> dict:
-    """Milliseconds per update of the weights' moving average (``training.WeightAverage``), which
-    ``train`` does after every step: a new array copied back, against updating in place."""
+    """Milliseconds per refresh of the weights' moving average (``training.WeightAverage``), which
+    ``train`` does every few steps: a new array copied back, against updating in place."""
     average = WeightAverage(net, decay)
 
     def copied():
         for avg, param in zip(average.shadow, average.params, strict=True):
-            avg[:] = decay * avg + (1.0 - decay) * param.data()
+            avg[:] = average.decay * avg + (1.0 - average.decay) * param.data()
 
-    plain, ours = ms_per_call(copied, average.update, repeats)
+    plain, ours = ms_per_call(copied, average.refresh, repeats)
     return {"parameters": sum(p.data().size for p in average.params), "copy_back_ms": plain, "in_place_ms": ours}

@@ -523,7 +523,7 @@ def render_choices(found: dict | None) -> list[str]:
             transfer["nd_array_ms"], transfer["zero_copy_ms"])
     average = found.get("weight_average")
     if average:
-        row(f"weight average of {average['parameters']:,} weights, every step: copy back vs in place",
+        row(f"weight average of {average['parameters']:,} weights, one refresh: copy back vs in place",
             average["copy_back_ms"], average["in_place_ms"])
     return lines
 

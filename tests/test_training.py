@@ -15,7 +15,7 @@ from pipeline.dataset import Split
 from pipeline.inference import predict_logits
 from pipeline.model import build_model
 from pipeline.params import Architecture, TrainSettings
-from pipeline.training import drop_words, lr_scheduler, make_trainer, train, validation_loss
+from pipeline.training import WeightAverage, drop_words, lr_scheduler, make_trainer, train, validation_loss
 from tests.conftest import tiny_architecture
 
 
@@ -241,3 +241,23 @@ def test_weight_average_is_what_validation_sees_and_what_is_kept(tiny_data, ctx,
     logits = predict_logits(net, tiny_data.val, tiny_data.max_tokens, tiny_data.pad_id, ctx)
     # The restored weights are the averaged ones that were validated at the best epoch.
     assert abs((logits.argmax(axis=1) == tiny_data.val.labels).mean() - best["val_accuracy"]) < 1e-6
+
+
+@pytest.mark.parametrize("decay, every", [(0.9, 1), (0.995, 2), (0.999, 10)])
+def test_weight_average_refreshes_sparsely_with_the_same_time_constant(ctx, decay, every):
+    net = build_model(spec_for(), 30, ctx, seed=3)
+    average = WeightAverage(net, decay)
+    assert average.every == every and average.decay == pytest.approx(decay ** every)
+    start = [avg.asnumpy() for avg in average.shadow]
+    target = [np.full(p.shape, 2.0, dtype=np.float32) for p in average.params]
+    for param, value in zip(average.params, target, strict=True):
+        param.set_data(mx.nd.array(value, ctx=ctx))
+    for _ in range(every - 1):
+        average.update()
+    for avg, before in zip(average.shadow, start, strict=True):
+        np.testing.assert_array_equal(avg.asnumpy(), before)  # not refreshed between samples
+    average.update()
+    # Weights that stayed put for `every` steps: exactly where `every` per-step updates with `decay` end up.
+    for avg, before, value in zip(average.shadow, start, target, strict=True):
+        np.testing.assert_allclose(avg.asnumpy(), decay ** every * before + (1 - decay ** every) * value,
+                                   rtol=1e-5, atol=1e-6)
