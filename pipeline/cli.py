@@ -142,7 +142,11 @@ def _log_cost(main: Callable, args: argparse.Namespace, seconds: float) -> None:
         stage = Path(sys.argv[0]).stem
     name = getattr(args, "approach", None) or getattr(args, "baseline", None)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
-    log.info("stage %s%s: %.1f s, peak memory %.0f MB", stage, f"@{name}" if name else "", seconds, peak_mb)
+    # The thread count was chosen from the cores free when the stage started (pipeline/__init__.py):
+    # a slow stage on a busy machine shows it here.
+    threads = os.environ.get("OMP_NUM_THREADS", "MXNet's default")
+    log.info("stage %s%s: %.1f s, peak memory %.0f MB, OpenMP threads %s", stage, f"@{name}" if name else "",
+             seconds, peak_mb, threads)
 
 
 def run(main: Callable[[argparse.Namespace, params_module.Params], None], args: argparse.Namespace) -> None:

@@ -218,7 +218,10 @@ def test_windows_line_endings_are_accepted(project, tmp_path):
     source = tmp_path / "source"
     write_agnews_csv(source / "train.csv", GOOD_ROWS, newline="\r\n")
     write_agnews_csv(source / "test.csv", GOOD_ROWS[:4], newline="\r\n")
-    assert_ok(run_stage(project, "download", stage_env(source)))
+    ran = run_stage(project, "download", stage_env(source, OMP_NUM_THREADS="3"))
+    assert_ok(ran)
+    # The stage's cost line, with the thread count it ran with (here the user's).
+    assert re.search(r"stage download: [0-9.]+ s, peak memory [0-9]+ MB, OpenMP threads 3\n", ran.stderr)
     data = json.loads((project / "metrics/data.json").read_text())
     assert data["train"]["rows"] == 12 and data["test"]["rows"] == 4
     assert (project / "data/raw/train.csv").read_bytes() == (source / "train.csv").read_bytes()
