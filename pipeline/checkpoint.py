@@ -22,7 +22,7 @@ from pipeline.cli import one_line
 from pipeline.errors import PipelineError
 from pipeline.fileio import OutputError, atomic_dir, read_json, sha256_file, write_json
 from pipeline.model import MXNET_VERSION, LSTMClassifier, build_model
-from pipeline.params import Approach, Architecture, Params, short_repr
+from pipeline.params import STOP_WORD_LISTS, Approach, Architecture, Params, VocabSettings, short_repr
 from pipeline.tokenize import TOKEN_PATTERN
 
 if TYPE_CHECKING:
@@ -41,7 +41,8 @@ def seed_params_file(seed: int) -> str:
     return f"seed-{seed}.params"
 
 
-def build_metadata(approach: Approach, vocab: Vocab, lowercase: bool, seeds: list[int]) -> dict:
+def build_metadata(approach: Approach, vocab: Vocab, lowercase: bool, stop_words: str | None,
+                   seeds: list[int]) -> dict:
     """What a checkpoint records besides its weights: how to rebuild the model and feed it text."""
     from pipeline.vocab import fingerprint
 
@@ -49,7 +50,7 @@ def build_metadata(approach: Approach, vocab: Vocab, lowercase: bool, seeds: lis
         "approach": approach.name,
         "model": {"vocab_size": len(vocab), **_plain(dataclasses.asdict(approach.architecture)),
                   "num_classes": NUM_CLASSES},
-        "preprocessing": {"token_pattern": TOKEN_PATTERN, "lowercase": lowercase,
+        "preprocessing": {"token_pattern": TOKEN_PATTERN, "lowercase": lowercase, "stop_words": stop_words,
                           "max_tokens": approach.max_tokens, "padding": "right",
                           "pad_id": vocab.token_to_idx[vocab.padding_token],
                           "unk_id": vocab.token_to_idx[vocab.unknown_token], "vocab_sha256": fingerprint(vocab)},
@@ -60,10 +61,11 @@ def build_metadata(approach: Approach, vocab: Vocab, lowercase: bool, seeds: lis
     }
 
 
-def save(directory: str | Path, net: LSTMClassifier, approach: Approach, vocab: Vocab, lowercase: bool,
+def save(directory: str | Path, net: LSTMClassifier, approach: Approach, vocab: Vocab, text: VocabSettings,
          seeds: list[int], extra_seeds: dict[int, LSTMClassifier] | None = None) -> None:
-    """Write ``net`` trained for ``approach`` as the checkpoint at ``directory`` (see :func:`write`)."""
-    write(directory, net, build_metadata(approach, vocab, lowercase, seeds), extra_seeds)
+    """Write ``net`` trained for ``approach`` on text tokenized as ``text`` says as the checkpoint at
+    ``directory`` (see :func:`write`)."""
+    write(directory, net, build_metadata(approach, vocab, text.lowercase, text.stop_words, seeds), extra_seeds)
 
 
 def _plain(values: dict) -> dict:
@@ -148,6 +150,10 @@ def _check_metadata_shape(metadata: Any, metadata_path: Path, directory: Path) -
             if not isinstance(prep.get(key), kind) or (kind is int and isinstance(prep.get(key), bool)):
                 problem = f"preprocessing.{key} = {prep.get(key)!r}, expected {kind.__name__}"
                 break
+        else:
+            if prep.get("stop_words") not in (None, *STOP_WORD_LISTS):  # left out by checkpoints before it existed
+                problem = (f"preprocessing.stop_words = {short_repr(prep.get('stop_words'))}, expected null or one of "
+                           f"{', '.join(STOP_WORD_LISTS)}")
     if problem is None:
         problem = _check_metadata_values(metadata)
     if problem:
@@ -214,7 +220,7 @@ def load_checkpoint(directory: str | Path, vocab_size: int, ctx: mx.Context,
     return net, metadata
 
 
-def check_matches_params(metadata: dict, approach: Approach, lowercase: bool, pad_id: int,
+def check_matches_params(metadata: dict, approach: Approach, text: VocabSettings, pad_id: int,
                          directory: str | Path) -> None:
     """Refuse a checkpoint trained with other settings than params.yaml now gives its approach.
 
@@ -232,9 +238,10 @@ def check_matches_params(metadata: dict, approach: Approach, lowercase: bool, pa
     if recorded != approach.architecture:
         differences += [f"{key} is {theirs!r} in the checkpoint but {ours!r} in params.yaml"
                         for key, theirs, ours in _field_differences(recorded, approach.architecture)]
-    if prep.get("lowercase") != lowercase:
-        differences.append(f"lowercase is {prep.get('lowercase')!r} in the checkpoint but {lowercase!r} "
-                           "in params.yaml vocab.lowercase")
+    for key in ("lowercase", "stop_words"):
+        if prep.get(key) != getattr(text, key):
+            differences.append(f"{key} is {prep.get(key)!r} in the checkpoint but {getattr(text, key)!r} "
+                               f"in params.yaml vocab.{key}")
     trained_with = metadata.get("train")
     if isinstance(trained_with, dict):
         differences += [f"train.{key} is {trained_with[key]!r} in the checkpoint but {value!r} in params.yaml"
@@ -261,6 +268,6 @@ def load_for_approach(approach: Approach, params: Params, vocab: Vocab,
 
     directory = paths.model_dir(approach.name)
     net, metadata = load_checkpoint(directory, len(vocab), ctx, fingerprint(vocab))
-    check_matches_params(metadata, approach, params.vocab.lowercase, vocab.token_to_idx[vocab.padding_token],
+    check_matches_params(metadata, approach, params.vocab, vocab.token_to_idx[vocab.padding_token],
                          directory)
     return net, metadata

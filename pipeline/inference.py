@@ -37,16 +37,18 @@ def predict_logits(net, split: Split, max_tokens: int, pad_id: int, ctx: mx.Cont
     return logits
 
 
-def texts_to_split(texts: Sequence[str], vocab, lowercase: bool) -> Split:
+def texts_to_split(texts: Sequence[str], vocab, lowercase: bool, stop_words: str | None = None) -> Split:
     """Vectorize raw texts the way ``vectorize_cache`` did for the training data."""
     labels = np.zeros(len(texts), dtype=np.int32)
-    return vectorize(tokenize_all(texts, lowercase), vocab.token_to_idx,
+    return vectorize(tokenize_all(texts, lowercase, stop_words), vocab.token_to_idx,
                      vocab.token_to_idx[vocab.unknown_token], labels)
 
 
-def predict_texts(net, texts: Sequence[str], vocab, lowercase: bool, max_tokens: int, ctx: mx.Context,
+def predict_texts(net, texts: Sequence[str], vocab, prep: dict, ctx: mx.Context,
                   batch_size: int = 1024) -> np.ndarray:
-    """Class probabilities ``(len(texts), num_classes)`` for raw texts."""
-    split = texts_to_split(texts, vocab, lowercase)
+    """Class probabilities ``(len(texts), num_classes)`` for raw texts, preprocessed as the checkpoint's
+    ``preprocessing`` entry ``prep`` says."""
+    split = texts_to_split(texts, vocab, prep["lowercase"], prep.get("stop_words"))
+    max_tokens = prep["max_tokens"]
     pad_id = vocab.token_to_idx[vocab.padding_token]
     return softmax(predict_logits(net, split, max_tokens, pad_id, ctx, batch_size), axis=1)

@@ -32,6 +32,7 @@ SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 POOLINGS = ("last", "mean", "max", "meanmax")
 SCHEDULES = ("constant", "cosine")
 BASELINE_MODELS = ("logistic_regression", "linear_svm")
+STOP_WORD_LISTS = ("english",)  # pipeline/tokenize.py
 MAX_NGRAM = 3
 TEST_SIZE = 7600  # canonical AG News test split: LIME document indices must fall inside it
 
@@ -131,6 +132,8 @@ class VocabSettings:
     lowercase: bool = setting(BOOL)
     min_freq: int = setting(_int_at_least(1))
     max_size: int | None = setting(_optional(_int_at_least(1)), None)
+    # left out: null, every word is kept
+    stop_words: str | None = setting(_optional(_choice(STOP_WORD_LISTS)), None)
 
 
 @dataclass(frozen=True)

@@ -73,7 +73,7 @@ def classify(texts: Sequence[str], approach: str, models_dir: Path = paths.MODEL
     net, metadata = load_checkpoint(directory, len(vocab), ctx, fingerprint(vocab))
     prep = metadata["preprocessing"]
     names = list(metadata.get("class_names") or CLASS_NAMES)
-    probs = predict_texts(net, list(texts), vocab, prep["lowercase"], prep["max_tokens"], ctx, batch_size)
+    probs = predict_texts(net, list(texts), vocab, prep, ctx, batch_size)
     if not np.isfinite(probs).all():  # finite weights can still overflow; NaN is not valid JSON
         bad = int(np.flatnonzero(~np.isfinite(probs).all(axis=1))[0])
         raise CheckpointError(f"{directory}: the model gives non-finite probabilities for text {bad + 1}; "

@@ -13,13 +13,12 @@ log = logging.getLogger(__name__)
 
 def main(args: argparse.Namespace, params: Params) -> None:
     opts = params.explain
-    lowercase = params.vocab.lowercase
     test = read_raw_split("test")
     for i, index in enumerate(opts.doc_indices):
         if index >= len(test):
             raise ParamsError(f"params.yaml: explain.doc_indices[{i}] = {index}: the test split has "
                               f"only {len(test)} rows (valid indices 0..{len(test) - 1})")
-        if not tokenize(test.texts[index], lowercase):
+        if not tokenize(test.texts[index], params.vocab.lowercase, params.vocab.stop_words):
             # LIME explains a text by removing its words; a document without any has nothing to explain.
             raise ParamsError(f"params.yaml: explain.doc_indices[{i}] = {index}: test document {index} "
                               f"({test.texts[index][:60]!r}) has no words to explain; choose another index")
@@ -40,8 +39,7 @@ def main(args: argparse.Namespace, params: Params) -> None:
         prep = metadata["preprocessing"]
 
         def predict_proba(texts, net=net, prep=prep):
-            return predict_texts(net, texts, vocab, prep["lowercase"], prep["max_tokens"], ctx,
-                                 opts.batch_size)
+            return predict_texts(net, texts, vocab, prep, ctx, opts.batch_size)
 
         for index in opts.doc_indices:
             log.info("explaining test document %d with %s", index, name)

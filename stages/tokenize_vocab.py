@@ -14,7 +14,7 @@ from pipeline.vocab import build_vocab, save_vocab
 def main(args: argparse.Namespace, params: Params) -> None:
     opts = params.vocab
     corpus = read_raw_split("train")
-    vocab = build_vocab(tokenize_all(corpus.texts, opts.lowercase), opts.min_freq, opts.max_size)
+    vocab = build_vocab(tokenize_all(corpus.texts, opts.lowercase, opts.stop_words), opts.min_freq, opts.max_size)
     if len(vocab) <= 2:
         raise InputError(f"{paths.RAW / 'train.csv'}: no token occurs {opts.min_freq} times "
                          "(params.yaml vocab.min_freq), so the vocabulary would hold only <unk> and <pad>; "

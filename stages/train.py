@@ -53,7 +53,7 @@ def main(args: argparse.Namespace, params: Params) -> None:
             writer = csv.DictWriter(fh, fieldnames=list(result.history[0]), lineterminator="\n")
             writer.writeheader()
             writer.writerows(result.history)
-        checkpoint.save(paths.model_dir(name), net, approach, vocab, params.vocab.lowercase, seeds,
+        checkpoint.save(paths.model_dir(name), net, approach, vocab, params.vocab, seeds,
                         extra_seeds={s: nets[s] for s in seeds[1:]})
 
 

@@ -24,7 +24,6 @@ def describe(split) -> dict:
 
 
 def main(args: argparse.Namespace, params: Params) -> None:
-    lowercase = params.vocab.lowercase
     corpora = {name: read_raw_split(name)
                for name in ("train", "test")}
     check_classes(corpora["train"], paths.RAW / "train.csv")
@@ -36,7 +35,9 @@ def main(args: argparse.Namespace, params: Params) -> None:
                          f"more data in {paths.RAW / 'train.csv'}") from None
     vocab = load_vocab(paths.VOCAB)
     unk = vocab.token_to_idx[vocab.unknown_token]
-    splits = {name: vectorize(tokenize_all(corpus.texts, lowercase), vocab.token_to_idx, unk, corpus.labels)
+    text = params.vocab
+    splits = {name: vectorize(tokenize_all(corpus.texts, text.lowercase, text.stop_words), vocab.token_to_idx, unk,
+                              corpus.labels)
               for name, corpus in corpora.items()}
     full_train = splits.pop("train")
     splits = {"train": full_train.subset(train_idx), "val": full_train.subset(val_idx), **splits}

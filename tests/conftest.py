@@ -16,7 +16,7 @@ from pipeline import checkpoint
 from pipeline.corpus import read_corpus
 from pipeline.dataset import stratified_split, vectorize
 from pipeline.model import build_model
-from pipeline.params import Approach, Architecture, TrainSettings
+from pipeline.params import Approach, Architecture, TrainSettings, VocabSettings
 from pipeline.params import load as load_params
 from pipeline.tokenize import tokenize_all
 from pipeline.training import train
@@ -46,6 +46,7 @@ TINY_SETTINGS: TrainSettings = dataclasses.replace(
 )
 TINY_MAX_TOKENS = 20
 TINY_SEED = 7
+TINY_TEXT = VocabSettings(lowercase=True, min_freq=1)  # how tiny_data's texts are tokenized
 
 
 def write_agnews_csv(path, rows, newline: str = "\n") -> Path:
@@ -134,7 +135,8 @@ def trained(tiny_data, ctx) -> SimpleNamespace:
     result = train(net, tiny_data.train, tiny_data.val, TINY_SETTINGS, TINY_MAX_TOKENS,
                    tiny_data.pad_id, ctx, seed=TINY_SEED, progress=False)
     # The metadata the train stage writes, built by the same function (pipeline.checkpoint.save).
-    metadata = checkpoint.build_metadata(approach, tiny_data.vocab, lowercase=True, seeds=[TINY_SEED])
+    metadata = checkpoint.build_metadata(approach, tiny_data.vocab, lowercase=True, stop_words=None,
+                                          seeds=[TINY_SEED])
     return SimpleNamespace(net=net, approach=approach, metadata=metadata, result=result)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -12,11 +13,12 @@ from pipeline import checkpoint
 from pipeline.checkpoint import METADATA_FILE, PARAMS_FILE, CheckpointError, load_checkpoint
 from pipeline.fileio import sha256_file
 from pipeline.inference import predict_logits, predict_texts, texts_to_split
+from tests.conftest import TINY_TEXT
 
 
 def save(directory, trained, tiny_data) -> None:
     """What the train stage does with a trained model."""
-    checkpoint.save(directory, trained.net, trained.approach, tiny_data.vocab, True, trained.metadata["seeds"])
+    checkpoint.save(directory, trained.net, trained.approach, tiny_data.vocab, TINY_TEXT, trained.metadata["seeds"])
 
 
 def test_roundtrip_gives_identical_predictions(tmp_path, tiny_data, trained, ctx):
@@ -28,11 +30,20 @@ def test_roundtrip_gives_identical_predictions(tmp_path, tiny_data, trained, ctx
     assert metadata == trained.metadata
     assert net.architecture == trained.approach.architecture
     # The architecture params.yaml gives and the one the checkpoint records agree by equality.
-    checkpoint.check_matches_params(metadata, trained.approach, True, tiny_data.pad_id, directory)
+    checkpoint.check_matches_params(metadata, trained.approach, TINY_TEXT, tiny_data.pad_id, directory)
     before = predict_logits(trained.net, tiny_data.test, tiny_data.max_tokens, tiny_data.pad_id, ctx)
     after = predict_logits(net, tiny_data.test, tiny_data.max_tokens, tiny_data.pad_id, ctx)
     np.testing.assert_allclose(after, before, atol=1e-6, rtol=0)
     assert np.ptp(before, axis=0).max() > 0.1  # a trained model, not a constant
+
+
+def test_a_checkpoint_from_other_tokenization_settings_is_refused(tmp_path, tiny_data, trained):
+    """A vocab.stop_words (or lowercase) edited after training would feed the model other words."""
+    edited = dataclasses.replace(TINY_TEXT, stop_words="english", lowercase=False)
+    with pytest.raises(CheckpointError) as err:
+        checkpoint.check_matches_params(trained.metadata, trained.approach, edited, tiny_data.pad_id, tmp_path)
+    assert "lowercase is True in the checkpoint but False in params.yaml vocab.lowercase" in str(err.value)
+    assert "stop_words is None in the checkpoint but 'english' in params.yaml vocab.stop_words" in str(err.value)
 
 
 def test_foreign_vocabulary_size_is_refused(tmp_path, tiny_data, trained, ctx):
@@ -74,28 +85,28 @@ def test_weights_that_do_not_fit_the_metadata(tmp_path, tiny_data, trained, ctx)
 
 def test_predict_texts_rows_are_probabilities(tiny_data, trained, ctx):
     texts = tiny_data.test_texts[:9] + ["", "qwertyuiop zxcvb", "!!! ..."]
-    probs = predict_texts(trained.net, texts, tiny_data.vocab, True, tiny_data.max_tokens, ctx, batch_size=4)
+    probs = predict_texts(trained.net, texts, tiny_data.vocab, trained.metadata["preprocessing"], ctx, batch_size=4)
     assert probs.shape == (len(texts), 4)
     assert np.all(np.isfinite(probs)) and np.all(probs >= 0)
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-5)
 
 
 def test_predict_texts_empty_string_alone(tiny_data, trained, ctx):
-    probs = predict_texts(trained.net, [""], tiny_data.vocab, True, tiny_data.max_tokens, ctx)
+    probs = predict_texts(trained.net, [""], tiny_data.vocab, trained.metadata["preprocessing"], ctx)
     assert probs.shape == (1, 4)
     np.testing.assert_allclose(probs.sum(), 1.0, atol=1e-5)
 
 
 def test_predict_texts_matches_the_cached_path_and_keeps_order(tiny_data, trained, ctx):
     texts = tiny_data.test_texts[:12]
-    probs = predict_texts(trained.net, texts, tiny_data.vocab, True, tiny_data.max_tokens, ctx)
+    probs = predict_texts(trained.net, texts, tiny_data.vocab, trained.metadata["preprocessing"], ctx)
     cached = softmax(predict_logits(trained.net, tiny_data.test.subset(np.arange(12)), tiny_data.max_tokens,
                                     tiny_data.pad_id, ctx), axis=1)
     np.testing.assert_allclose(probs, cached, atol=1e-6, rtol=0)
-    reversed_probs = predict_texts(trained.net, texts[::-1], tiny_data.vocab, True, tiny_data.max_tokens, ctx)
+    reversed_probs = predict_texts(trained.net, texts[::-1], tiny_data.vocab, trained.metadata["preprocessing"], ctx)
     np.testing.assert_allclose(reversed_probs[::-1], probs, atol=1e-6, rtol=0)
-    upper = predict_texts(trained.net, [t.upper() for t in texts], tiny_data.vocab, True,
-                          tiny_data.max_tokens, ctx)
+    upper = predict_texts(trained.net, [t.upper() for t in texts], tiny_data.vocab,
+                          trained.metadata["preprocessing"], ctx)
     np.testing.assert_allclose(upper, probs, atol=1e-6, rtol=0)  # lower-cased like the vocabulary
 
 
@@ -114,7 +125,7 @@ def test_predict_logits_on_an_empty_split(tiny_data, trained, ctx):
 def test_extra_seed_weights_get_the_same_checks_as_the_main_ones(tmp_path, tiny_data, trained, ctx):
     """A seed's weights are hash-checked, loaded and refused when NaN exactly like model.params."""
     directory, nan_dir = tmp_path / "tiny", tmp_path / "nan"
-    checkpoint.save(directory, trained.net, trained.approach, tiny_data.vocab, True,
+    checkpoint.save(directory, trained.net, trained.approach, tiny_data.vocab, TINY_TEXT,
                     [*trained.metadata["seeds"], 99], extra_seeds={99: trained.net})
     weight = next(iter(trained.net.collect_params().values()))
     saved = weight.data().copy()

@@ -101,6 +101,7 @@ def test_unknown_key_inside_an_approach(params_variant):
     ("train", "lr_schedule", "linear", "train.lr_schedule"),
     ("vocab", "lowercase", "yes", "vocab.lowercase"),
     ("vocab", "max_size", 0, "vocab.max_size"),
+    ("vocab", "stop_words", "french", "vocab.stop_words"),
     ("data", "val_fraction", "0.1", "data.val_fraction"),
     ("explain", "doc_indices", 4559, "explain.doc_indices"),
     (None, "seed", -1, "seed"),

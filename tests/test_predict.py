@@ -17,12 +17,13 @@ from pipeline import checkpoint as checkpoint_module
 from pipeline.checkpoint import CheckpointError
 from pipeline.predict import classify, main, read_csv_texts
 from pipeline.vocab import save_vocab
+from tests.conftest import TINY_TEXT
 
 
 @pytest.fixture
 def checkpoint(tmp_path, tiny_data, trained):
     """``models/tiny`` and ``vocab.json`` under tmp_path, as the train stage writes them."""
-    checkpoint_module.save(tmp_path / "models" / "tiny", trained.net, trained.approach, tiny_data.vocab, True,
+    checkpoint_module.save(tmp_path / "models" / "tiny", trained.net, trained.approach, tiny_data.vocab, TINY_TEXT,
                            trained.metadata["seeds"])
     save_vocab(tiny_data.vocab, tmp_path / "vocab.json")
     return tmp_path / "models", tmp_path / "vocab.json"
@@ -143,13 +144,31 @@ def run_main(checkpoint, capsys, *argv: str) -> tuple[int, str, str]:
     (lambda s: s["preprocessing"].update(max_tokens=0), "preprocessing.max_tokens = 0, expected an integer >= 1"),
     (lambda s: s["preprocessing"].update(max_tokens=-1), "preprocessing.max_tokens = -1, expected an integer >= 1"),
     (lambda s: s.pop("weights_sha256"), "'weights_sha256' is missing: written by an older version"),
-], ids=["two class names", "duplicate class names", "max_tokens 0", "max_tokens -1", "no weights hash"])
+    (lambda s: s["preprocessing"].update(stop_words="klingon"),
+     "preprocessing.stop_words = 'klingon', expected null or one of english"),
+], ids=["two class names", "duplicate class names", "max_tokens 0", "max_tokens -1", "no weights hash",
+        "unknown stop words"])
 def test_predict_refuses_a_spec_that_would_give_wrong_answers(checkpoint, capsys, change, message):
     _edit_spec(checkpoint[0], change)
     rc, out, err = run_main(checkpoint, capsys, "a text")
     assert rc == 2 and out == "" and err.count("\n") == 1, err
     assert err.startswith("error: models") or err.startswith(f"error: {checkpoint[0]}"), err
     assert message in err and "retrain it" in err
+
+
+def test_a_checkpoint_trained_without_stop_words_reads_them_as_its_spec_says(checkpoint):
+    """Raw text is tokenized as the checkpoint records: with ``stop_words: english`` the stop words are
+    dropped before lookup (a sentence reads as its content words), without it they are looked up."""
+    models, vocab = checkpoint
+    def probabilities(text):
+        return classify([text], "tiny", models, vocab)[0]["probabilities"]
+    padded, bare = "The football of the match and it was over", "football match"
+    assert probabilities(padded) != probabilities(bare)  # stop words are <unk> (or words) for this model
+    _edit_spec(models, lambda s: s["preprocessing"].update(stop_words="english"))
+    assert probabilities(padded) == probabilities(bare)
+    # A spec written before the key existed reads as "no stop words".
+    _edit_spec(models, lambda s: s["preprocessing"].pop("stop_words"))
+    assert probabilities(padded) != probabilities(bare)
 
 
 def test_predict_refuses_nan_weights(checkpoint, trained, capsys, tmp_path):

@@ -7,7 +7,8 @@ import json
 import pytest
 
 from pipeline.dataset import vectorize
-from pipeline.tokenize import TOKEN_PATTERN, tokenize, tokenize_all
+from pipeline.params import STOP_WORD_LISTS
+from pipeline.tokenize import TOKEN_PATTERN, stop_word_set, tokenize, tokenize_all
 from pipeline.vocab import PAD, UNK, build_vocab, load_vocab, save_vocab
 
 
@@ -19,6 +20,23 @@ def test_tokenize_regex_and_lowercase():
     assert tokenize("Apple", lowercase=False) == ["Apple"]
     assert tokenize("") == []
     assert tokenize("  --- ...  ") == []
+
+
+def test_stop_words_are_removed_not_mapped_to_unk():
+    text = "The Fed raises rates, and it is not over for the markets"
+    assert tokenize(text, stop_words="english") == ["fed", "raises", "rates", "markets"]
+    assert tokenize(text, stop_words=None) == tokenize(text)  # null keeps every word
+    # Matched after lower-casing, as scikit-learn's TfidfVectorizer(stop_words="english") does.
+    assert tokenize("The fed", lowercase=False, stop_words="english") == ["The", "fed"]
+    assert tokenize("of the and", stop_words="english") == []
+    assert list(tokenize_all(["the Fed", "rates"], stop_words="english")) == [["fed"], ["rates"]]
+    # The same list scikit-learn uses, so the TF-IDF baselines and the LSTMs see the same words.
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+    assert stop_word_set("english") == ENGLISH_STOP_WORDS and len(stop_word_set("english")) == 318
+    assert stop_word_set(None) == frozenset()
+    assert all(stop_word_set(name) for name in STOP_WORD_LISTS)  # every list params.yaml accepts exists
+    with pytest.raises(ValueError, match="unknown stop-word list 'french'.*english"):
+        stop_word_set("french")
 
 
 def test_tokenize_all_is_lazy_and_per_text():
