@@ -244,6 +244,12 @@ def test_predict_command(dvc_project, tmp_path):
     assert proc.returncode == 2 and proc.stdout == b""
     assert proc.stderr == b"error: stdin line 2: bytes b'\\xff' are not valid UTF-8; give UTF-8 text\n"
 
+    # Raw text goes through the same tokenization as the cached test split (lower-casing, stop words
+    # removed: the project's params.yaml has vocab.stop_words: english): the same labels as evaluate's.
+    out = predict(root, env, "--approach", "uni", "--csv", "data/raw/test.csv").stdout
+    evaluated = list(csv.DictReader((root / "plots/predictions/uni.csv").open(encoding="utf-8")))
+    assert [json.loads(line)["predicted"] for line in out.splitlines()] == [row["predicted"] for row in evaluated]
+
     # Only the checkpoint, its spec and the vocabulary are needed: no params.yaml, no caches, no DVC.
     bare = tmp_path / "bare"
     for name in ("models/bi/model.params", "models/bi/spec.json", "data/vocab.json"):
