@@ -14,6 +14,8 @@ next stage starts. An interrupted stage names the command that brings back its l
 from __future__ import annotations
 
 import argparse
+import contextlib
+import faulthandler
 import logging
 import os
 import resource
@@ -153,6 +155,9 @@ def run(main: Callable[[argparse.Namespace, params_module.Params], None], args: 
     """Validate params, run ``main``; turn refusals into one ``error:`` line and exit code 2."""
     _setup_logging(args.quiet)
     signal.signal(signal.SIGTERM, _on_sigterm)
+    # `kill -USR1 <pid>` prints where every thread of a stage that seems stuck is, and lets it run on.
+    with contextlib.suppress(AttributeError, ValueError):  # no file descriptor 2 (embedded, captured)
+        faulthandler.register(signal.SIGUSR1, file=sys.__stderr__, all_threads=True)
     try:
         params = params_module.load(args.params)
         if getattr(args, "approach", None) is not None:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import mxnet as mx
@@ -90,3 +93,25 @@ def test_predict_refusal_and_debug(tmp_path, capsys, monkeypatch):
     assert capsys.readouterr().err.startswith("error: ")
     assert predict.main([*args, "--debug"]) == cli.EXIT_BAD_INPUT
     assert "Traceback" in capsys.readouterr().err
+
+
+def test_sigusr1_prints_where_a_stage_is_and_lets_it_run_on(stage_dir):
+    """`kill -USR1 <pid>` on a stage that seems stuck (pipeline.cli) dumps every thread's stack to stderr."""
+    script = ("import time\nfrom pipeline import cli\n"
+              "def main(args, params):\n    print('ready', flush=True)\n    time.sleep(0.5)\n"
+              "    while True:\n        time.sleep(0.05)\n"
+              "cli.run(main, cli.parser('test stage').parse_args([]))\n")
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen([sys.executable, "-c", script], cwd=stage_dir, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline() == "ready\n"
+        proc.send_signal(signal.SIGUSR1)
+        time.sleep(1.5)
+        assert proc.poll() is None  # still running
+        proc.terminate()
+        _, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert "Current thread" in err and "in main" in err, err
+    assert proc.returncode == cli.EXIT_TERMINATED

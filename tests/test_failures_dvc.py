@@ -174,9 +174,14 @@ def wait_for(proc: subprocess.Popen, log: Path, condition, what: str, timeout: f
         if proc.poll() is not None:
             break
         time.sleep(0.02)
+    if proc.poll() is None:  # stuck: ask every stage process where it is (pipeline.cli) before killing it
+        for child in psutil.Process(proc.pid).children(recursive=True):
+            if "stages." in " ".join(child.cmdline()):
+                child.send_signal(signal.SIGUSR1)
+        time.sleep(2)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-    raise AssertionError(f"never saw {what}:\n{log.read_text(errors='replace')[-3000:]}")
+    raise AssertionError(f"never saw {what}:\n{log.read_text(errors='replace')[-8000:]}")
 
 
 def stall(server) -> None:
