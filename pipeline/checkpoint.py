@@ -150,10 +150,10 @@ def _check_metadata_shape(metadata: Any, metadata_path: Path, directory: Path) -
             if not isinstance(prep.get(key), kind) or (kind is int and isinstance(prep.get(key), bool)):
                 problem = f"preprocessing.{key} = {prep.get(key)!r}, expected {kind.__name__}"
                 break
-        else:
-            if prep.get("stop_words") not in (None, *STOP_WORD_LISTS):  # left out by checkpoints before it existed
-                problem = (f"preprocessing.stop_words = {short_repr(prep.get('stop_words'))}, expected null or one of "
-                           f"{', '.join(STOP_WORD_LISTS)}")
+        # A missing stop_words key reads as null: checkpoints written before the setting existed.
+        if problem is None and prep.get("stop_words") not in (None, *STOP_WORD_LISTS):
+            problem = (f"preprocessing.stop_words = {short_repr(prep.get('stop_words'))}, expected null or one of "
+                       f"{', '.join(STOP_WORD_LISTS)}")
     if problem is None:
         problem = _check_metadata_values(metadata)
     if problem:

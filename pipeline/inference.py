@@ -37,7 +37,7 @@ def predict_logits(net, split: Split, max_tokens: int, pad_id: int, ctx: mx.Cont
     return logits
 
 
-def texts_to_split(texts: Sequence[str], vocab, lowercase: bool, stop_words: str | None = None) -> Split:
+def texts_to_split(texts: Sequence[str], vocab, lowercase: bool, stop_words: str | None) -> Split:
     """Vectorize raw texts the way ``vectorize_cache`` did for the training data."""
     labels = np.zeros(len(texts), dtype=np.int32)
     return vectorize(tokenize_all(texts, lowercase, stop_words), vocab.token_to_idx,

@@ -7,6 +7,8 @@ import functools
 import re
 from collections.abc import Iterable, Iterator
 
+from pipeline.params import STOP_WORD_LISTS
+
 TOKEN_PATTERN = r"\w+"
 _TOKEN = re.compile(TOKEN_PATTERN)
 
@@ -21,7 +23,7 @@ def stop_word_set(name: str | None) -> frozenset[str]:
         from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
         return frozenset(ENGLISH_STOP_WORDS)
-    raise ValueError(f"unknown stop-word list {name!r}; expected null or english")
+    raise ValueError(f"unknown stop-word list {name!r}; expected null or one of {', '.join(STOP_WORD_LISTS)}")
 
 
 def tokenize(text: str, lowercase: bool = True, stop_words: str | None = None) -> list[str]:

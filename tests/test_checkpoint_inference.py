@@ -111,14 +111,14 @@ def test_predict_texts_matches_the_cached_path_and_keeps_order(tiny_data, traine
 
 
 def test_texts_to_split_uses_unk_for_unknown_words(tiny_data):
-    split = texts_to_split(["Football qwertyuiop", ""], tiny_data.vocab, lowercase=True)
+    split = texts_to_split(["Football qwertyuiop", ""], tiny_data.vocab, lowercase=True, stop_words=None)
     assert split.lengths.tolist() == [2, 0]
     assert split.ids[0] == tiny_data.vocab.token_to_idx["football"]
     assert split.ids[1] == tiny_data.vocab.token_to_idx["<unk>"]
 
 
 def test_predict_logits_on_an_empty_split(tiny_data, trained, ctx):
-    split = texts_to_split([], tiny_data.vocab, lowercase=True)
+    split = texts_to_split([], tiny_data.vocab, lowercase=True, stop_words=None)
     assert predict_logits(trained.net, split, tiny_data.max_tokens, tiny_data.pad_id, ctx).shape == (0, 4)
 
 
