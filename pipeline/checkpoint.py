@@ -10,7 +10,6 @@ trained with, is refused on loading.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -37,7 +36,7 @@ class CheckpointError(PipelineError, ValueError):
 
 
 def seed_params_file(seed: int) -> str:
-    """Weights of an approach's extra seed (``train.seeds`` > 1) beside the main checkpoint."""
+    """Weights of an approach's extra seed (``train.seeds`` > 1, an ensemble member) beside the main checkpoint."""
     return f"seed-{seed}.params"
 
 
@@ -87,7 +86,7 @@ def write(directory: str | Path, net: LSTMClassifier, metadata: dict,
     """Write weights and metadata into a new folder and swap it in for ``directory`` as one unit.
 
     The metadata gains the SHA-256 of the weights written with it. ``extra_seeds`` are the same
-    architecture trained from other seeds (for the seed-to-seed spread): only their weights are stored,
+    architecture trained from other seeds (the ensemble's other members): only their weights are stored,
     each with its SHA-256 in the metadata.
     """
     directory = Path(directory)
@@ -123,13 +122,18 @@ def _load_weights(net: LSTMClassifier, path: Path, expected_sha256: Any, directo
                                   f"diverged?); {_retrain(directory)}")
 
 
-def load_seed_weights(net: LSTMClassifier, metadata: dict, directory: str | Path, ctx: mx.Context) -> Iterator[int]:
-    """Load each extra seed's weights into ``net`` in turn, yielding the seed (the metadata's ``seeds[1:]``)."""
+def load_members(net: LSTMClassifier, metadata: dict, directory: str | Path, ctx: mx.Context) -> list[LSTMClassifier]:
+    """The models an approach predicts with: ``net`` (the first seed) and, with ``train.seeds`` > 1, one
+    model per extra seed (the metadata's ``seeds[1:]``), each loaded with the same checks as ``net``.
+    The approach's prediction is the mean of their class probabilities: an ensemble of its seeds."""
     directory = Path(directory)
     hashes = metadata.get("seed_weights_sha256") or {}
+    members = [net]
     for seed in metadata.get("seeds", [])[1:]:
-        _load_weights(net, directory / seed_params_file(seed), hashes.get(str(seed)), directory, ctx)
-        yield seed
+        member = build_model(net.architecture, net.vocab_size, ctx, num_classes=net.num_classes)
+        _load_weights(member, directory / seed_params_file(seed), hashes.get(str(seed)), directory, ctx)
+        members.append(member)
+    return members
 
 
 def _retrain(directory: Path) -> str:

@@ -37,6 +37,20 @@ def predict_logits(net, split: Split, max_tokens: int, pad_id: int, ctx: mx.Cont
     return logits
 
 
+def member_probabilities(members: Sequence, split: Split, max_tokens: int, pad_id: int, ctx: mx.Context,
+                         batch_size: int = 1024, bucket_width: int = 1) -> list[np.ndarray]:
+    """Each model's class probabilities ``(len(split), num_classes)`` for every document of ``split``."""
+    return [softmax(predict_logits(net, split, max_tokens, pad_id, ctx, batch_size, bucket_width), axis=1)
+            for net in members]
+
+
+def predict_probabilities(members: Sequence, split: Split, max_tokens: int, pad_id: int, ctx: mx.Context,
+                          batch_size: int = 1024, bucket_width: int = 1) -> np.ndarray:
+    """Class probabilities of an approach: the mean over its ``members`` (one model, or the models of
+    its seeds: :func:`pipeline.checkpoint.load_members`)."""
+    return np.mean(member_probabilities(members, split, max_tokens, pad_id, ctx, batch_size, bucket_width), axis=0)
+
+
 def texts_to_split(texts: Sequence[str], vocab, lowercase: bool, stop_words: str | None) -> Split:
     """Vectorize raw texts the way ``vectorize_cache`` did for the training data."""
     labels = np.zeros(len(texts), dtype=np.int32)
@@ -44,11 +58,11 @@ def texts_to_split(texts: Sequence[str], vocab, lowercase: bool, stop_words: str
                      vocab.token_to_idx[vocab.unknown_token], labels)
 
 
-def predict_texts(net, texts: Sequence[str], vocab, prep: dict, ctx: mx.Context,
+def predict_texts(members: Sequence, texts: Sequence[str], vocab, prep: dict, ctx: mx.Context,
                   batch_size: int = 1024) -> np.ndarray:
-    """Class probabilities ``(len(texts), num_classes)`` for raw texts, preprocessed as the checkpoint's
-    ``preprocessing`` entry ``prep`` says."""
+    """Class probabilities ``(len(texts), num_classes)`` of ``members`` (see :func:`predict_probabilities`)
+    for raw texts, preprocessed as the checkpoint's ``preprocessing`` entry ``prep`` says."""
     split = texts_to_split(texts, vocab, prep["lowercase"], prep.get("stop_words"))
     max_tokens = prep["max_tokens"]
     pad_id = vocab.token_to_idx[vocab.padding_token]
-    return softmax(predict_logits(net, split, max_tokens, pad_id, ctx, batch_size), axis=1)
+    return predict_probabilities(members, split, max_tokens, pad_id, ctx, batch_size)

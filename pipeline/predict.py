@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from pipeline import CLASS_NAMES, paths
-from pipeline.checkpoint import CheckpointError, load_checkpoint
+from pipeline.checkpoint import CheckpointError, load_checkpoint, load_members
 from pipeline.cli import EXIT_BAD_INPUT, add_debug_flag, debugging, one_line
 from pipeline.corpus import CorpusError, missing_file, read_corpus
 from pipeline.errors import InputError, PipelineError
@@ -73,7 +73,7 @@ def classify(texts: Sequence[str], approach: str, models_dir: Path = paths.MODEL
     net, metadata = load_checkpoint(directory, len(vocab), ctx, fingerprint(vocab))
     prep = metadata["preprocessing"]
     names = list(metadata.get("class_names") or CLASS_NAMES)
-    probs = predict_texts(net, list(texts), vocab, prep, ctx, batch_size)
+    probs = predict_texts(load_members(net, metadata, directory, ctx), list(texts), vocab, prep, ctx, batch_size)
     if not np.isfinite(probs).all():  # finite weights can still overflow; NaN is not valid JSON
         bad = int(np.flatnonzero(~np.isfinite(probs).all(axis=1))[0])
         raise CheckpointError(f"{directory}: the model gives non-finite probabilities for text {bad + 1}; "

@@ -186,8 +186,10 @@ def markdown_report(rows: list[dict]) -> str:
     best = best_baseline(rows) if baselines else None
     out = ["## Test accuracy", "",
            f"Every row is evaluated on the same {rows[0]['test_documents']:,} test documents; "
-           "95 % CI: Wilson score interval. Seeds: test accuracy over the "
-           "`train.seeds` models of an approach (`-` for one seed).", ""]
+           "95 % CI: Wilson score interval. Seeds: test accuracy of each of the "
+           "`train.seeds` models of an approach, mean ± std (`-` for one seed); with more than one, the "
+           "approach predicts with their mean probabilities (an ensemble) and its test accuracy and train "
+           "time are the ensemble's.", ""]
     out += _table([title for _, title in COLUMNS], [[_cell(key, r) for key, _ in COLUMNS] for r in rows])
     if not baselines:
         return "\n".join(out) + "\n"

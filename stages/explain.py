@@ -24,7 +24,7 @@ def main(args: argparse.Namespace, params: Params) -> None:
                               f"({test.texts[index][:60]!r}) has no words to explain; choose another index")
 
     # MXNet and LIME load here, once the cheap checks have passed.
-    from pipeline.checkpoint import load_for_approach
+    from pipeline.checkpoint import load_for_approach, load_members
     from pipeline.explain import explain_document, explanation_record, write_explanation
     from pipeline.inference import predict_texts
     from pipeline.model import default_context
@@ -37,9 +37,10 @@ def main(args: argparse.Namespace, params: Params) -> None:
     written: set[str] = set()
     for name, (net, metadata) in models.items():
         prep = metadata["preprocessing"]
+        members = load_members(net, metadata, paths.model_dir(name), ctx)  # what evaluate scored
 
-        def predict_proba(texts, net=net, prep=prep):
-            return predict_texts(net, texts, vocab, prep, ctx, opts.batch_size)
+        def predict_proba(texts, members=members, prep=prep):
+            return predict_texts(members, texts, vocab, prep, ctx, opts.batch_size)
 
         for index in opts.doc_indices:
             log.info("explaining test document %d with %s", index, name)

@@ -24,8 +24,8 @@ def main(args: argparse.Namespace, params: Params) -> None:
     val_split = load_split(paths.cache_file("val"), len(vocab))
     ctx = default_context()
     unk_id = vocab.token_to_idx[vocab.unknown_token]
-    # Seeds seed, seed+1, ...: the first is the checkpoint every later stage uses; the others only
-    # measure the seed-to-seed spread of test accuracy (evaluate, summarize).
+    # Seeds seed, seed+1, ...: with more than one, the approach is their ensemble (evaluate, predict and
+    # explain average their probabilities); the first seed's training metrics and history are written.
     seeds = [params.seed + k for k in range(settings.seeds)]
     nets, results = {}, {}
     for seed in seeds:
@@ -44,7 +44,9 @@ def main(args: argparse.Namespace, params: Params) -> None:
         write_json(metrics_tmp, {
             "epochs_run": result.epochs_run, "best_epoch": result.best_epoch,
             "best_val_loss": best["val_loss"], "best_val_accuracy": best["val_accuracy"],
-            "train_seconds": result.train_seconds, "samples_per_second": result.samples_per_second,
+            # What the approach cost: every seed's training (an ensemble's members are trained one by one).
+            "train_seconds": round(sum(r.train_seconds for r in results.values()), 3),
+            "samples_per_second": result.samples_per_second,
             "device": str(ctx),
             **({"seed_best_val_accuracy": {str(s): r.history[r.best_epoch - 1]["val_accuracy"]
                                            for s, r in results.items()}} if len(seeds) > 1 else {}),

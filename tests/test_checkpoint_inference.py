@@ -12,7 +12,8 @@ from scipy.special import softmax
 from pipeline import checkpoint
 from pipeline.checkpoint import METADATA_FILE, PARAMS_FILE, CheckpointError, load_checkpoint
 from pipeline.fileio import sha256_file
-from pipeline.inference import predict_logits, predict_texts, texts_to_split
+from pipeline.inference import predict_logits, predict_probabilities, predict_texts, texts_to_split
+from pipeline.model import build_model
 from tests.conftest import TINY_TEXT
 
 
@@ -85,27 +86,27 @@ def test_weights_that_do_not_fit_the_metadata(tmp_path, tiny_data, trained, ctx)
 
 def test_predict_texts_rows_are_probabilities(tiny_data, trained, ctx):
     texts = tiny_data.test_texts[:9] + ["", "qwertyuiop zxcvb", "!!! ..."]
-    probs = predict_texts(trained.net, texts, tiny_data.vocab, trained.metadata["preprocessing"], ctx, batch_size=4)
+    probs = predict_texts([trained.net], texts, tiny_data.vocab, trained.metadata["preprocessing"], ctx, batch_size=4)
     assert probs.shape == (len(texts), 4)
     assert np.all(np.isfinite(probs)) and np.all(probs >= 0)
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-5)
 
 
 def test_predict_texts_empty_string_alone(tiny_data, trained, ctx):
-    probs = predict_texts(trained.net, [""], tiny_data.vocab, trained.metadata["preprocessing"], ctx)
+    probs = predict_texts([trained.net], [""], tiny_data.vocab, trained.metadata["preprocessing"], ctx)
     assert probs.shape == (1, 4)
     np.testing.assert_allclose(probs.sum(), 1.0, atol=1e-5)
 
 
 def test_predict_texts_matches_the_cached_path_and_keeps_order(tiny_data, trained, ctx):
     texts = tiny_data.test_texts[:12]
-    probs = predict_texts(trained.net, texts, tiny_data.vocab, trained.metadata["preprocessing"], ctx)
+    probs = predict_texts([trained.net], texts, tiny_data.vocab, trained.metadata["preprocessing"], ctx)
     cached = softmax(predict_logits(trained.net, tiny_data.test.subset(np.arange(12)), tiny_data.max_tokens,
                                     tiny_data.pad_id, ctx), axis=1)
     np.testing.assert_allclose(probs, cached, atol=1e-6, rtol=0)
-    reversed_probs = predict_texts(trained.net, texts[::-1], tiny_data.vocab, trained.metadata["preprocessing"], ctx)
+    reversed_probs = predict_texts([trained.net], texts[::-1], tiny_data.vocab, trained.metadata["preprocessing"], ctx)
     np.testing.assert_allclose(reversed_probs[::-1], probs, atol=1e-6, rtol=0)
-    upper = predict_texts(trained.net, [t.upper() for t in texts], tiny_data.vocab,
+    upper = predict_texts([trained.net], [t.upper() for t in texts], tiny_data.vocab,
                           trained.metadata["preprocessing"], ctx)
     np.testing.assert_allclose(upper, probs, atol=1e-6, rtol=0)  # lower-cased like the vocabulary
 
@@ -135,12 +136,34 @@ def test_extra_seed_weights_get_the_same_checks_as_the_main_ones(tmp_path, tiny_
     finally:
         weight.set_data(saved)
     net, metadata = load_checkpoint(directory, tiny_data.vocab_size, ctx)
-    assert list(checkpoint.load_seed_weights(net, metadata, directory, ctx)) == [99]
+    assert len(checkpoint.load_members(net, metadata, directory, ctx)) == 2
     seed_file = directory / checkpoint.seed_params_file(99)
     seed_file.write_bytes((nan_dir / PARAMS_FILE).read_bytes())
     metadata["seed_weights_sha256"]["99"] = sha256_file(seed_file)
     with pytest.raises(CheckpointError, match="seed-99.params: weight .* holds NaN or infinite values"):
-        list(checkpoint.load_seed_weights(net, metadata, directory, ctx))
+        checkpoint.load_members(net, metadata, directory, ctx)
     metadata["seed_weights_sha256"]["99"] = "0" * 64
     with pytest.raises(CheckpointError, match="seed-99.params: the weights file is not the one"):
-        list(checkpoint.load_seed_weights(net, metadata, directory, ctx))
+        checkpoint.load_members(net, metadata, directory, ctx)
+
+
+def test_an_approach_with_several_seeds_predicts_with_their_mean_probabilities(tmp_path, tiny_data, trained, ctx):
+    """train.seeds > 1: load_members gives every seed's model, each with its own weights, and the
+    approach's probabilities (evaluate, predict, explain) are their mean, not the first seed's."""
+    other = build_model(trained.approach.architecture, tiny_data.vocab_size, ctx, seed=7)  # other weights
+    directory = tmp_path / "tiny"
+    checkpoint.save(directory, trained.net, trained.approach, tiny_data.vocab, TINY_TEXT,
+                    [*trained.metadata["seeds"], 99], extra_seeds={99: other})
+    net, metadata = load_checkpoint(directory, tiny_data.vocab_size, ctx)
+    members = checkpoint.load_members(net, metadata, directory, ctx)
+    split, args = tiny_data.test, (tiny_data.max_tokens, tiny_data.pad_id, ctx)
+    first, second = (softmax(predict_logits(m, split, *args), axis=1) for m in members)
+    np.testing.assert_allclose(first, softmax(predict_logits(trained.net, split, *args), axis=1), atol=1e-6)
+    np.testing.assert_allclose(second, softmax(predict_logits(other, split, *args), axis=1), atol=1e-6)
+    assert np.abs(first - second).max() > 0.01
+    np.testing.assert_allclose(predict_probabilities(members, split, *args), (first + second) / 2, atol=1e-6)
+    texts = ["Stocks fell as oil prices rose", "The team won the final match"]
+    prep = metadata["preprocessing"]
+    np.testing.assert_allclose(predict_texts(members, texts, tiny_data.vocab, prep, ctx),
+                               (predict_texts(members[:1], texts, tiny_data.vocab, prep, ctx)
+                                + predict_texts(members[1:], texts, tiny_data.vocab, prep, ctx)) / 2, atol=1e-6)

@@ -21,7 +21,7 @@ INJECTION = "</script><script>alert(1)</script>"
 @pytest.fixture(scope="module")
 def predict_proba(tiny_data, trained, ctx):
     def predict(texts):
-        return predict_texts(trained.net, texts, tiny_data.vocab, trained.metadata["preprocessing"], ctx)
+        return predict_texts([trained.net], texts, tiny_data.vocab, trained.metadata["preprocessing"], ctx)
     return predict
 
 

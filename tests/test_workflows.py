@@ -186,8 +186,9 @@ def test_experiments_with_set_param(workspace):
         assert re.search(r"\|\s*80\s*\|", row) and re.search(r"\|\s*0\.\d+\s*\|", row), row
 
 
-def test_seeds_report_the_spread(workspace):
-    """`train.seeds: 2` for one approach: two models, two test accuracies, mean ± std in the summary."""
+def test_seeds_make_an_ensemble_and_report_the_spread(workspace):
+    """`train.seeds: 2` for one approach: two models; evaluate and predict use the mean of their probabilities,
+    each model's own test accuracy is reported, mean ± std in the summary."""
     root, env = workspace
     ran = repro(root, env, "exp", "run", "-S", "+approaches.uni.train={seeds:2}")
     assert set(ran) == approach_stages("uni"), ran
@@ -195,10 +196,34 @@ def test_seeds_report_the_spread(workspace):
     assert read_json(root / "models/uni/spec.json")["seeds"] == [42, 43]
     evaluated = read_json(root / "metrics/eval/uni.json")
     assert set(evaluated["seed_accuracies"]) == {"42", "43"}
-    assert evaluated["seed_accuracies"]["42"] == evaluated["accuracy"]  # the checkpoint is the first seed
+    assert evaluated["ensemble_size"] == 2
     # The second model really is another one: trained from another seed, its weights differ.
     first, second = ((root / "models/uni" / f).read_bytes() for f in ("model.params", "seed-43.params"))
     assert first != second
+    # Recomputed here from the two checkpoints: each seed's accuracy, and the labels of their mean probabilities
+    # are evaluate's labels and the reported accuracy (not the first seed's alone).
+    import mxnet as mx
+    from scipy.special import softmax
+
+    from pipeline.checkpoint import load_checkpoint, load_members
+    from pipeline.dataset import load_split
+    from pipeline.inference import predict_logits
+
+    ctx, vocab_size = mx.cpu(), read_json(root / "models/uni/spec.json")["model"]["vocab_size"]
+    net, metadata = load_checkpoint(root / "models/uni", vocab_size, ctx)
+    test = load_split(root / "data/cache/test.npz", vocab_size)
+    prep = metadata["preprocessing"]
+    probs = [softmax(predict_logits(m, test, prep["max_tokens"], prep["pad_id"], ctx), axis=1)
+             for m in load_members(net, metadata, root / "models/uni", ctx)]
+    for seed, p in zip(("42", "43"), probs, strict=True):
+        assert evaluated["seed_accuracies"][seed] == pytest.approx((p.argmax(1) == test.labels).mean(), abs=1e-6)
+    ensemble = ((probs[0] + probs[1]) / 2).argmax(1)
+    assert (ensemble != probs[0].argmax(1)).any()  # else this test could not tell the ensemble from seed 42
+    assert evaluated["accuracy"] == pytest.approx((ensemble == test.labels).mean(), abs=1e-6)
+    labels = [row["predicted"] for row in csv.DictReader((root / "plots/predictions/uni.csv").open(encoding="utf-8"))]
+    assert labels == [CLASS_NAMES[i] for i in ensemble]
+    out = predict(root, env, "--approach", "uni", "--csv", "data/raw/test.csv").stdout
+    assert [json.loads(line)["predicted"] for line in out.splitlines()] == labels
     rows = {row["approach"]: row for row in read_json(root / "reports/summary.json")}
     spread = rows["uni"]["seed_accuracy"]
     values = list(evaluated["seed_accuracies"].values())
