@@ -261,3 +261,24 @@ def test_weight_average_refreshes_sparsely_with_the_same_time_constant(ctx, deca
     for avg, before, value in zip(average.shadow, start, target, strict=True):
         np.testing.assert_allclose(avg.asnumpy(), decay ** every * before + (1 - decay ** every) * value,
                                    rtol=1e-5, atol=1e-6)
+
+
+def test_training_frees_its_static_shape_copies_before_returning(tiny_data, ctx, settings):
+    """The hybridized copies of each batch shape (and their activation buffers) sit in reference cycles;
+    train() collects them, so a second model trained in the same process (train.seeds > 1) does not keep
+    the first one's. With the automatic collector off, only an explicit collection can free them."""
+    import gc
+
+    from pipeline.model import LSTMClassifier
+
+    def alive() -> int:
+        return sum(isinstance(o, LSTMClassifier) for o in gc.get_objects())
+
+    gc.collect()
+    before = alive()
+    gc.disable()
+    try:
+        net, _ = run(tiny_data, ctx, settings(epochs=2))
+        assert alive() == before + 1  # the trained model itself, none of its copies
+    finally:
+        gc.enable()
