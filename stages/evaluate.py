@@ -27,8 +27,6 @@ def main(args: argparse.Namespace, params: Params) -> None:
     members = load_members(net, metadata, paths.model_dir(name), ctx)
     probabilities = member_probabilities(members, test, prep["max_tokens"], prep["pad_id"], ctx)
     predicted = np.mean(probabilities, axis=0).argmax(axis=1)
-    seed_accuracies = {str(seed): float((p.argmax(axis=1) == test.labels).mean())
-                       for seed, p in zip(metadata.get("seeds", []), probabilities, strict=False)}
 
     from pipeline.fileio import atomic_paths, write_json
     from pipeline.metrics import classification_metrics, plot_confusion, write_predictions
@@ -36,7 +34,9 @@ def main(args: argparse.Namespace, params: Params) -> None:
     report = classification_metrics(test.labels, predicted, CLASS_NAMES)
     if len(members) > 1:
         report["ensemble_size"] = len(members)
-        report["seed_accuracies"] = {s: round(a, 6) for s, a in seed_accuracies.items()}
+        # load_members gives one model per recorded seed, in the metadata's order.
+        report["seed_accuracies"] = {str(seed): round(float((p.argmax(axis=1) == test.labels).mean()), 6)
+                                     for seed, p in zip(metadata["seeds"], probabilities, strict=True)}
     outputs = [paths.METRICS / "eval" / f"{name}.json", paths.PLOTS / "predictions" / f"{name}.csv",
                paths.PLOTS / "confusion" / f"{name}.png"]
     # All three are renamed into place together, after each is complete: never new metrics beside an old PNG.
