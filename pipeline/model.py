@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import OrderedDict
 
 import mxnet as mx
+import numpy as np
 from mxnet import gluon
 from mxnet.gluon import nn, rnn
 
@@ -134,8 +135,10 @@ class StaticShapeCopies:
 
 
 def build_model(architecture: Architecture, vocab_size: int, ctx: mx.Context, seed: int | None = None,
-                sparse_grad: bool = False, hybridize: bool = True, num_classes: int = NUM_CLASSES) -> LSTMClassifier:
-    """Create, Xavier-initialise and (by default) hybridize a classifier."""
+                sparse_grad: bool = False, hybridize: bool = True, num_classes: int = NUM_CLASSES,
+                embedding: np.ndarray | None = None) -> LSTMClassifier:
+    """Create, Xavier-initialise and (by default) hybridize a classifier; ``embedding`` (vocab_size x
+    embed_len), when given, replaces the Xavier word vectors (every other weight is drawn as without it)."""
     if seed is not None:
         mx.random.seed(seed)
     net = LSTMClassifier(architecture, vocab_size, num_classes, sparse_grad=sparse_grad)
@@ -143,6 +146,8 @@ def build_model(architecture: Architecture, vocab_size: int, ctx: mx.Context, se
     # One tiny forward pass completes Gluon's deferred initialisation, so every parameter has
     # its shape and value before training code reads or copies it.
     net(mx.nd.ones((1, 1), ctx=ctx, dtype="int32"), mx.nd.ones((1,), ctx=ctx))
+    if embedding is not None:
+        net.embedding.weight.set_data(mx.nd.array(embedding, ctx=ctx, dtype="float32"))
     if hybridize:
         net.hybridize(static_alloc=True)
     return net

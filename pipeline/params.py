@@ -33,6 +33,7 @@ POOLINGS = ("last", "mean", "max", "meanmax")
 SCHEDULES = ("constant", "cosine")
 BASELINE_MODELS = ("logistic_regression", "linear_svm")
 STOP_WORD_LISTS = ("english",)  # pipeline/tokenize.py
+EMBEDDING_INITS = ("xavier", "ppmi_svd")  # pipeline/embeddings.py
 MAX_NGRAM = 3
 TEST_SIZE = 7600  # canonical AG News test split: LIME document indices must fall inside it
 
@@ -137,6 +138,15 @@ class VocabSettings:
 
 
 @dataclass(frozen=True)
+class EmbeddingSettings:
+    """The word vectors of the training part that embeddings can start from (pipeline/embeddings.py)."""
+
+    window: int = setting(_int_at_least(1))
+    context_smoothing: float = setting(_num(lambda v: 0 < v <= 1, "a number in (0, 1]"))
+    dim: int = setting(Rule(lambda v: _is_int(v) and 1 <= v <= 1000, "an integer in [1, 1000]"))
+
+
+@dataclass(frozen=True)
 class TrainSettings:
     """How one approach is trained: ``train`` with the approach's own ``train`` overrides applied."""
 
@@ -150,6 +160,8 @@ class TrainSettings:
     word_dropout: float = setting(_num(lambda v: 0 <= v < 1, "a number in [0, 1)"))
     sparse_embedding: bool = setting(BOOL)
     seeds: int = setting(_int_at_least(1))
+    embedding_init: str = setting(_choice(EMBEDDING_INITS))
+    embedding_std: float = setting(_num(lambda v: 0 < v <= 10, "a number in (0, 10]"))
     # null (or left out) turns these off
     clip_gradient: float | None = setting(_optional(_num(lambda v: 0 < v <= 1e6, "a number in (0, 1e6]")), None)
     patience: int | None = setting(_optional(_int_at_least(1)), None)
@@ -221,6 +233,7 @@ class Params:
     seed: int
     data: DataSettings
     vocab: VocabSettings
+    embeddings: EmbeddingSettings
     train: TrainSettings
     approaches: dict[str, Approach]
     reference: dict[str, float]
@@ -240,6 +253,7 @@ SCHEMA: dict[str, Any] = {
     "seed": Rule(lambda v: _is_int(v) and 0 <= v < SEED_LIMIT, f"an integer in [0, {SEED_LIMIT - 1}]"),
     "data": schema(DataSettings),
     "vocab": schema(VocabSettings),
+    "embeddings": schema(EmbeddingSettings),
     "train": schema(TrainSettings),
     "approach_defaults": "approach_defaults",
     "approaches": "approaches",
@@ -368,6 +382,14 @@ def _approaches(approaches: Any, path: str, defaults: dict, train: dict) -> dict
     return result
 
 
+def _check_embedding_dims(approaches: dict[str, Approach], dim: int) -> None:
+    """An approach that starts from the word vectors takes their first embed_len components."""
+    for name, approach in approaches.items():
+        if approach.train.embedding_init == "ppmi_svd" and approach.architecture.embed_len > dim:
+            _fail(f"approaches.{name}.embed_len", approach.architecture.embed_len,
+                  f"at most embeddings.dim = {dim} when train.embedding_init is ppmi_svd (or raise embeddings.dim)")
+
+
 def _check_reference(reference: Any, path: str) -> dict[str, float]:
     if not isinstance(reference, dict):
         _fail(path, reference, "a mapping of approach names to reported test accuracies")
@@ -383,10 +405,13 @@ def validate(data: Any) -> Params:
     defaults = data["approach_defaults"]
     _check_mapping(defaults, _optional_keys(APPROACH_KEYS), "approach_defaults")
     approaches = _approaches(data["approaches"], "approaches", defaults, data["train"])
+    _check_embedding_dims(approaches, data["embeddings"]["dim"])
     reference = _check_reference(data["reference"], "reference")
     baselines = _baselines(data["baselines"], "baselines", approaches)
     return Params(seed=data["seed"], data=_construct(DataSettings, data["data"]),
-                  vocab=_construct(VocabSettings, data["vocab"]), train=_construct(TrainSettings, data["train"]),
+                  vocab=_construct(VocabSettings, data["vocab"]),
+                  embeddings=_construct(EmbeddingSettings, data["embeddings"]),
+                  train=_construct(TrainSettings, data["train"]),
                   approaches=approaches, reference=reference, baselines=baselines,
                   explain=_construct(ExplainSettings, data["explain"]))
 

@@ -5,6 +5,7 @@ from pathlib import Path
 RAW = Path("data/raw")
 VOCAB = Path("data/vocab.json")
 CACHE = Path("data/cache")
+EMBEDDINGS = Path("data/embeddings.npy")
 MODELS = Path("models")
 EXPLAIN_HTML = Path("data/explain")
 METRICS = Path("metrics")

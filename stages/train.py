@@ -6,6 +6,7 @@ import logging
 
 from pipeline import checkpoint, cli, paths
 from pipeline.dataset import load_split
+from pipeline.embeddings import initial_embedding, load_vectors
 from pipeline.fileio import atomic_open, atomic_paths, write_json
 from pipeline.model import build_model, default_context
 from pipeline.params import Params
@@ -24,6 +25,10 @@ def main(args: argparse.Namespace, params: Params) -> None:
     val_split = load_split(paths.cache_file("val"), len(vocab))
     ctx = default_context()
     unk_id = vocab.token_to_idx[vocab.unknown_token]
+    embedding = None
+    if settings.embedding_init == "ppmi_svd":
+        embedding = initial_embedding(load_vectors(paths.EMBEDDINGS, len(vocab)),
+                                      approach.architecture.embed_len, settings.embedding_std)
     # Seeds seed, seed+1, ...: with more than one, the approach is their ensemble (evaluate, predict and
     # explain average their probabilities); the first seed's training metrics and history are written.
     seeds = [params.seed + k for k in range(settings.seeds)]
@@ -32,7 +37,7 @@ def main(args: argparse.Namespace, params: Params) -> None:
         if len(seeds) > 1:
             log.info("training %s with seed %d (%d of %d)", name, seed, len(nets) + 1, len(seeds))
         nets[seed] = build_model(approach.architecture, len(vocab), ctx, seed=seed,
-                                 sparse_grad=settings.sparse_embedding)
+                                 sparse_grad=settings.sparse_embedding, embedding=embedding)
         results[seed] = train(nets[seed], train_split, val_split, settings, approach.max_tokens, pad_id,
                               ctx, seed, progress=not args.quiet, unk_id=unk_id)
     net, result = nets[seeds[0]], results[seeds[0]]

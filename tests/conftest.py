@@ -172,7 +172,7 @@ def built(tmp_path_factory) -> Path:
     write_agnews_csv(source / "test.csv", make_corpus(5, seed=2) + EMPTY_TEST_ROWS)
     save_params(root, tiny_params())
     env = stage_env(source)
-    for stage in ("download", "tokenize_vocab", "vectorize_cache", f"train --approach {APPROACH}"):
+    for stage in ("download", "tokenize_vocab", "vectorize_cache", "embeddings", f"train --approach {APPROACH}"):
         assert_ok(run_stage(root, stage, env))
     jobs = [(root, f"evaluate --approach {APPROACH}", env), (root, f"baseline --baseline {BASELINE}", env)]
     for proc in run_concurrently(jobs):

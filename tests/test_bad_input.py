@@ -39,7 +39,7 @@ from tests.stage_runs import (
     temp_files,
 )
 
-STAGES = ["download", "tokenize_vocab", "vectorize_cache", f"train --approach {APPROACH}",
+STAGES = ["download", "tokenize_vocab", "vectorize_cache", "embeddings", f"train --approach {APPROACH}",
           f"evaluate --approach {APPROACH}", f"baseline --baseline {BASELINE}", "explain", "summarize"]
 
 

@@ -99,6 +99,10 @@ def test_unknown_key_inside_an_approach(params_variant):
     ("train", "batch_size", True, "train.batch_size"),
     ("train", "learning_rate", "fast", "train.learning_rate"),
     ("train", "lr_schedule", "linear", "train.lr_schedule"),
+    ("train", "embedding_init", "glove", "train.embedding_init"),
+    ("train", "embedding_std", 0, "train.embedding_std"),
+    ("embeddings", "window", 0, "embeddings.window"),
+    ("embeddings", "context_smoothing", 1.5, "embeddings.context_smoothing"),
     ("vocab", "lowercase", "yes", "vocab.lowercase"),
     ("vocab", "max_size", 0, "vocab.max_size"),
     ("vocab", "stop_words", "french", "vocab.stop_words"),
@@ -125,6 +129,19 @@ def test_approach_values_out_of_range(params_variant, key, value):
     with pytest.raises(ParamsError) as err:
         params.load(params_variant(modify))
     assert f"approaches.bilstm3.{key} = {value!r}" in str(err.value)
+
+
+def test_an_approach_wider_than_the_word_vectors_is_refused_unless_it_starts_from_random_vectors(params_variant):
+    def wide(data):
+        data["approaches"]["bilstm3"]["embed_len"] = 64
+    with pytest.raises(ParamsError, match=r"approaches\.bilstm3\.embed_len = 64: expected at most "
+                                          r"embeddings\.dim = 40 when train\.embedding_init is ppmi_svd"):
+        params.load(params_variant(wide))
+
+    def wide_and_random(data):
+        wide(data)
+        data["approaches"]["bilstm3"]["train"] = {"embedding_init": "xavier"}
+    assert params.load(params_variant(wide_and_random)).approach("bilstm3").architecture.embed_len == 64
 
 
 def test_empty_hidden_is_refused(params_variant):

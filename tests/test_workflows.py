@@ -82,10 +82,17 @@ def test_repro_reruns_exactly_what_an_edit_touches(workspace):
     before = read_json(root / "metrics/vocab.json")["vocab_size"]
     edit_params(root, lambda p: p["vocab"].update(max_size=30))
     ran = repro(root, env)
-    assert set(ran) == {"tokenize_vocab", "vectorize_cache", "explain", "summarize",
-                        *(f"baseline@{name}" for name in read_params(root)["baselines"]),
-                        *(f"{kind}@{name}" for kind in ("train", "evaluate") for name in APPROACHES)}, ran
+    every_model = {f"{kind}@{name}" for kind in ("train", "evaluate") for name in APPROACHES}
+    assert set(ran) == {"tokenize_vocab", "vectorize_cache", "embeddings", "explain", "summarize",
+                        *(f"baseline@{name}" for name in read_params(root)["baselines"]), *every_model}, ran
     assert read_json(root / "metrics/vocab.json")["vocab_size"] < before
+
+    # The word vectors' window: the vectors and every model that starts from them; no baseline, nothing upstream.
+    vectors = (root / "data/embeddings.npy").read_bytes()
+    edit_params(root, lambda p: p["embeddings"].update(window=2))
+    ran = repro(root, env)
+    assert set(ran) == {"embeddings", "explain", "summarize", *every_model}, ran
+    assert (root / "data/embeddings.npy").read_bytes() != vectors
 
 
 # --- 2. Compare branches ---------------------------------------------------------------------------
