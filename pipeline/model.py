@@ -16,6 +16,7 @@ from mxnet import gluon
 from mxnet.gluon import nn, rnn
 
 from pipeline import NUM_CLASSES
+from pipeline.inference import to_device
 from pipeline.params import Architecture
 
 NEG_INF = -1e9
@@ -147,7 +148,10 @@ def build_model(architecture: Architecture, vocab_size: int, ctx: mx.Context, se
     # its shape and value before training code reads or copies it.
     net(mx.nd.ones((1, 1), ctx=ctx, dtype="int32"), mx.nd.ones((1,), ctx=ctx))
     if embedding is not None:
-        net.embedding.weight.set_data(mx.nd.array(embedding, ctx=ctx, dtype="float32"))
+        # Not mx.nd.array: its synchronous copy runs on this thread and gives it an OpenMP team of its own,
+        # after which libgomp's threads outnumber the cores and sleep between the engine's many small
+        # parallel regions: two-thread training then ran 30 % slower (README, Performance).
+        net.embedding.weight.set_data(to_device(embedding, mx.cpu(), "float32"))
     if hybridize:
         net.hybridize(static_alloc=True)
     return net
