@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.linalg import svds
+from threadpoolctl import threadpool_limits
 
 from pipeline.dataset import Split
 from pipeline.errors import PipelineError
@@ -67,12 +68,16 @@ def svd_vectors(matrix: sp.csr_matrix, dim: int, seed: int) -> np.ndarray:
     components beyond its rank are zeros.
     """
     words = min(matrix.shape)
-    if words > DENSE_SVD_WORDS and dim < words - 1:
-        v0 = np.random.RandomState(seed).uniform(-1, 1, words)
-        u, s, _ = svds(matrix.astype(np.float64), k=dim, v0=v0)
-    else:
-        u, s, _ = np.linalg.svd(matrix.toarray().astype(np.float64))
-        u, s = u[:, :dim], s[:dim]
+    # One BLAS thread: with two, the sums are split differently and the vectors differ in their last bits
+    # from a run with one, which then changes every model trained from them (a stage takes one thread per
+    # free core, so the count varies between runs). About a second slower on the 52k data.
+    with threadpool_limits(limits=1, user_api="blas"):
+        if words > DENSE_SVD_WORDS and dim < words - 1:
+            v0 = np.random.RandomState(seed).uniform(-1, 1, words)
+            u, s, _ = svds(matrix.astype(np.float64), k=dim, v0=v0)
+        else:
+            u, s, _ = np.linalg.svd(matrix.toarray().astype(np.float64))
+            u, s = u[:, :dim], s[:dim]
     order = np.argsort(-s, kind="stable")
     u, s = u[:, order], s[order]
     signs = np.sign(u[np.abs(u).argmax(axis=0), np.arange(u.shape[1])])

@@ -180,3 +180,25 @@ def test_starting_from_vectors_starts_no_openmp_team_on_the_main_thread():
     before, after, control = map(int, out[-3:])
     assert after == before, (before, after)
     assert control > after, (after, control)
+
+
+SVD_DIGEST = """
+import hashlib
+import numpy as np
+import scipy.sparse as sp
+from pipeline.embeddings import svd_vectors
+m = sp.random(3000, 3000, density=0.01, random_state=np.random.RandomState(0), format="csr")
+print(hashlib.md5(svd_vectors(m + m.T, 40, seed=0).tobytes()).hexdigest())
+"""
+
+
+def test_the_vectors_are_the_same_bits_whatever_the_thread_count():
+    """A stage takes one thread per free core; the truncated SVD (3,000 words: not the dense path) must not
+    depend on it, or every model trained from the vectors would change with the machine's load."""
+    digests = set()
+    for threads in ("1", "2"):
+        env = {**os.environ, "OMP_NUM_THREADS": threads, "OPENBLAS_NUM_THREADS": threads,
+               "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+        digests.add(subprocess.run([sys.executable, "-c", SVD_DIGEST], env=env, capture_output=True, text=True,
+                                   timeout=120, check=True).stdout.strip())
+    assert len(digests) == 1, digests
