@@ -70,7 +70,7 @@ def svd_vectors(matrix: sp.csr_matrix, dim: int, seed: int) -> np.ndarray:
     words = min(matrix.shape)
     # One BLAS thread: with two, the sums are split differently and the vectors differ in their last bits
     # from a run with one, which then changes every model trained from them (a stage takes one thread per
-    # free core, so the count varies between runs). About a second slower on the 52k data.
+    # free core, so the count varies between runs). The 52k data's SVD: 3.0 s on one thread, 2.7-2.9 on two.
     with threadpool_limits(limits=1, user_api="blas"):
         if words > DENSE_SVD_WORDS and dim < words - 1:
             v0 = np.random.RandomState(seed).uniform(-1, 1, words)
