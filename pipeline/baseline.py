@@ -34,7 +34,7 @@ def ngram_codes(split: Split, n: int, vocab_size: int) -> tuple[np.ndarray, np.n
     that codes of different ``n`` never meet; int64 holds them up to trigrams of a 2-million-word vocabulary.
     """
     ids = split.ids.astype(np.int64)
-    doc = np.repeat(np.arange(len(split)), split.lengths)
+    doc = split.document_index
     if len(ids) < n:
         return np.empty(0, np.int64), np.empty(0, np.int64)
     count = len(ids) - n + 1

@@ -41,6 +41,11 @@ class Split:
     def lengths(self) -> np.ndarray:
         return np.diff(self.offsets)
 
+    @property
+    def document_index(self) -> np.ndarray:
+        """For every token in ``ids``, the index of the document it belongs to."""
+        return np.repeat(np.arange(len(self)), self.lengths)
+
     def subset(self, index: np.ndarray) -> Split:
         """The documents at ``index`` as a new split (used to carve validation out of train)."""
         starts, ends = self.offsets[index], self.offsets[index + 1]

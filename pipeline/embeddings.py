@@ -31,7 +31,7 @@ def cooccurrence(split: Split, vocab_size: int, window: int) -> sp.csr_matrix:
     """Symmetric ``vocab_size`` x ``vocab_size`` counts of words at distance 1..``window`` within a document,
     each pair weighted ``1 / distance``."""
     ids = split.ids.astype(np.int64)
-    doc = np.repeat(np.arange(len(split)), split.lengths)
+    doc = split.document_index
     rows, cols, weights = [], [], []
     for distance in range(1, window + 1):
         same = doc[distance:] == doc[:-distance]
@@ -97,8 +97,9 @@ def save_vectors(vectors: np.ndarray, path: str | Path) -> None:
         np.save(fh, vectors.astype(np.float32), allow_pickle=False)
 
 
-def load_vectors(path: str | Path, vocab_size: int) -> np.ndarray:
-    """The saved vectors, refused with the remedy when missing or counted for another vocabulary."""
+def load_vectors(path: str | Path, vocab_size: int, dim: int) -> np.ndarray:
+    """The saved vectors, refused with the remedy when missing or counted for another vocabulary or
+    ``embeddings.dim`` (stages run by hand after either changed, without ``dvc repro embeddings``)."""
     path = Path(path)
     if not path.is_file():
         raise EmbeddingsError(f"{path}: not found; run `dvc repro embeddings` first")
@@ -106,9 +107,10 @@ def load_vectors(path: str | Path, vocab_size: int) -> np.ndarray:
         vectors = np.load(path, allow_pickle=False)
     except (ValueError, OSError, EOFError) as exc:
         raise EmbeddingsError(f"{path}: not a readable NumPy array ({exc}); rerun `dvc repro embeddings`") from None
-    if vectors.ndim != 2 or vectors.shape[0] != vocab_size:
-        raise EmbeddingsError(f"{path}: holds vectors of shape {vectors.shape} but the vocabulary has "
-                              f"{vocab_size} words; rerun `dvc repro embeddings` after the vocabulary changed")
+    if vectors.shape != (vocab_size, dim):
+        raise EmbeddingsError(f"{path}: holds vectors of shape {vectors.shape}, expected ({vocab_size}, {dim}) for "
+                              f"the vocabulary's {vocab_size} words and embeddings.dim = {dim}; rerun "
+                              "`dvc repro embeddings` after the vocabulary or params.yaml changed")
     return vectors
 
 

@@ -33,7 +33,8 @@ POOLINGS = ("last", "mean", "max", "meanmax")
 SCHEDULES = ("constant", "cosine")
 BASELINE_MODELS = ("logistic_regression", "linear_svm")
 STOP_WORD_LISTS = ("english",)  # pipeline/tokenize.py
-EMBEDDING_INITS = ("xavier", "ppmi_svd")  # pipeline/embeddings.py
+WORD_VECTORS = "ppmi_svd"  # start from the `embeddings` stage's vectors (pipeline/embeddings.py)
+EMBEDDING_INITS = ("xavier", WORD_VECTORS)
 MAX_NGRAM = 3
 TEST_SIZE = 7600  # canonical AG News test split: LIME document indices must fall inside it
 
@@ -385,9 +386,10 @@ def _approaches(approaches: Any, path: str, defaults: dict, train: dict) -> dict
 def _check_embedding_dims(approaches: dict[str, Approach], dim: int) -> None:
     """An approach that starts from the word vectors takes their first embed_len components."""
     for name, approach in approaches.items():
-        if approach.train.embedding_init == "ppmi_svd" and approach.architecture.embed_len > dim:
+        if approach.train.embedding_init == WORD_VECTORS and approach.architecture.embed_len > dim:
             _fail(f"approaches.{name}.embed_len", approach.architecture.embed_len,
-                  f"at most embeddings.dim = {dim} when train.embedding_init is ppmi_svd (or raise embeddings.dim)")
+                  f"at most embeddings.dim = {dim} when train.embedding_init is {WORD_VECTORS} "
+                  "(or raise embeddings.dim)")
 
 
 def _check_reference(reference: Any, path: str) -> dict[str, float]:

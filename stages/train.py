@@ -9,7 +9,7 @@ from pipeline.dataset import load_split
 from pipeline.embeddings import initial_embedding, load_vectors
 from pipeline.fileio import atomic_open, atomic_paths, write_json
 from pipeline.model import build_model, default_context
-from pipeline.params import Params
+from pipeline.params import WORD_VECTORS, Params
 from pipeline.training import train
 from pipeline.vocab import load_vocab
 
@@ -26,8 +26,8 @@ def main(args: argparse.Namespace, params: Params) -> None:
     ctx = default_context()
     unk_id = vocab.token_to_idx[vocab.unknown_token]
     embedding = None
-    if settings.embedding_init == "ppmi_svd":
-        embedding = initial_embedding(load_vectors(paths.EMBEDDINGS, len(vocab)),
+    if settings.embedding_init == WORD_VECTORS:
+        embedding = initial_embedding(load_vectors(paths.EMBEDDINGS, len(vocab), params.embeddings.dim),
                                       approach.architecture.embed_len, settings.embedding_std)
     # Seeds seed, seed+1, ...: with more than one, the approach is their ensemble (evaluate, predict and
     # explain average their probabilities); the first seed's training metrics and history are written.

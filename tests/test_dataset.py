@@ -60,6 +60,12 @@ def test_subset_keeps_documents_labels_and_rows():
     assert len(empty) == 0 and empty.offsets.tolist() == [0] and len(empty.ids) == 0
 
 
+def test_document_index_names_each_tokens_document_and_skips_empty_ones():
+    split = docs_split()
+    np.testing.assert_array_equal(split.document_index, [0, 0, 0, 2, 2, 2, 2, 2, 2, 2, 3, 4, 4])
+    assert len(split.document_index) == len(split.ids)
+
+
 def test_pad_batch_right_padding():
     split = docs_split()
     tokens, lengths = pad_batch(split, np.array([0, 3, 4]), max_tokens=10, pad_id=PAD)

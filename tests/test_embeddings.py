@@ -12,6 +12,7 @@ import mxnet as mx
 import numpy as np
 import pytest
 import scipy.sparse as sp
+import yaml
 
 from pipeline import embeddings
 from pipeline.checkpoint import load_checkpoint
@@ -94,15 +95,18 @@ def test_words_of_one_topic_get_closer_vectors_than_words_of_different_topics():
 def test_vectors_round_trip_and_refuse_another_vocabulary(tmp_path):
     path = tmp_path / "embeddings.npy"
     with pytest.raises(EmbeddingsError, match=r"embeddings.npy: not found; run `dvc repro embeddings`"):
-        load_vectors(path, 10)
+        load_vectors(path, 10, 4)
     vectors = np.random.RandomState(0).randn(10, 4).astype(np.float32)
     save_vectors(vectors, path)
-    np.testing.assert_array_equal(load_vectors(path, 10), vectors)
-    with pytest.raises(EmbeddingsError, match=r"shape \(10, 4\) but the vocabulary has 12 words; rerun"):
-        load_vectors(path, 12)
+    np.testing.assert_array_equal(load_vectors(path, 10, 4), vectors)
+    with pytest.raises(EmbeddingsError, match=r"shape \(10, 4\), expected \(12, 4\) for the vocabulary's 12 words"):
+        load_vectors(path, 12, 4)
+    with pytest.raises(EmbeddingsError, match=r"shape \(10, 4\), expected \(10, 8\) .* embeddings.dim = 8; rerun "
+                       r"`dvc repro embeddings`"):
+        load_vectors(path, 10, 8)
     path.write_bytes(path.read_bytes()[:60])
     with pytest.raises(EmbeddingsError, match="not a readable NumPy array"):
-        load_vectors(path, 10)
+        load_vectors(path, 10, 4)
 
 
 def test_initial_embedding_takes_the_leading_components_at_the_asked_spread():
@@ -140,7 +144,8 @@ def test_the_train_stage_starts_the_embedding_from_the_word_vectors_only_when_as
     vocab_size = len(json.loads((project / "data/vocab.json").read_text())["idx_to_token"])
     net, _ = load_checkpoint(project / "models" / APPROACH, vocab_size, mx.cpu())
     trained = net.embedding.weight.data().asnumpy()
-    start = initial_embedding(load_vectors(project / "data/embeddings.npy", vocab_size), trained.shape[1], 0.3)
+    dim = yaml.safe_load((project / "params.yaml").read_text())["embeddings"]["dim"]
+    start = initial_embedding(load_vectors(project / "data/embeddings.npy", vocab_size, dim), trained.shape[1], 0.3)
     assert np.abs(start).max() > 0.1
     if init == "ppmi_svd":
         np.testing.assert_allclose(trained, start, atol=1e-6)
