@@ -159,3 +159,19 @@ def test_loaded_throughput_runs_quiet_then_next_to_a_busy_process(bench_split):
     assert row["quiet"] > 0 and row["loaded"] > 0
     assert row["ratio"] == round(row["loaded"] / row["quiet"], 2)
     assert bench.render_loaded(found)[-1].startswith("| OMP_NUM_THREADS=1, OMP_WAIT_POLICY=passive | lstm_25 |")
+
+
+def test_the_quick_benchmark_times_every_column_of_an_approach_in_one_run_and_renders_it(tmp_path):
+    out = tmp_path / "results.json"
+    assert bench.main(["--quick", "--approaches", "lstm_25", "--out", str(out)]) == 0
+    found = json.loads(out.read_text())
+    row = found["training"]["lstm_25"]
+    assert set(bench.VARIANTS) <= set(row) and row["reference"]["samples_per_s"] > 0
+    assert row["vs_reference"] == round(row["pipeline"]["samples_per_s"] / row["reference"]["samples_per_s"], 2)
+    if "skipped" in found["pytorch"]:
+        assert "vs_pytorch" not in row
+    else:
+        assert row["vs_pytorch"] == round(row["pipeline"]["samples_per_s"] / row["pytorch_samples_per_s"], 2)
+    text = bench.render(found)
+    assert "| lstm_25 | " in text and f"| {row['vs_reference']}x |" in text
+    assert "dvc repro with nothing to do: " in text and not text.endswith(") s")
