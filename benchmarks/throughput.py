@@ -1,7 +1,7 @@
 """Preprocessing and training throughput of the pipeline against the reference study's way.
 
     python -m benchmarks.throughput            # full scale: 127,600 generated documents
-    python -m benchmarks.throughput --quick    # a smoke run in about a minute
+    python -m benchmarks.throughput --quick    # a smoke run in about three minutes
     python -m benchmarks.throughput --loaded --loaded-threads 1 2 --wait-policy default passive
 
 Prints a table and writes JSON (default ``benchmarks/results.json``). Everything is measured in this
