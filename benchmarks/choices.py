@@ -1,4 +1,4 @@
-"""Side-by-side timings of four implementation choices in ``pipeline``, each against the plain way.
+"""Side-by-side timings of five implementation choices in ``pipeline``, each against the plain way.
 
 The training-throughput table runs every variant with the same model code, so these choices are
 measured here on their own. None changes a value computed; the pooling kernel changes which step gets
@@ -7,6 +7,8 @@ the gradient when several steps tie for the maximum (MXNet's reduction gives it 
 - max pooling over time: MXNet's ``max`` reduction against oneDNN's global pooling (``model.py``);
 - BiLSTM outputs: reverse the backward direction, concatenate, pool, against pooling each direction
   as it comes out of its LSTM (``model.py``);
+- reversing each document within its length for the backward direction: MXNet's ``SequenceReverse``
+  against a gather (``take``) of row indices computed from the lengths (``model.py``);
 - batch transfer: ``mx.nd.array`` against zero-copy DLPack (``inference.to_device``), in full
   training steps;
 - the per-step update of the weights' moving average: copied back against in place (``training.py``).
@@ -23,7 +25,7 @@ import numpy as np
 from mxnet import autograd
 
 from pipeline.inference import to_device
-from pipeline.model import NEG_INF, pool
+from pipeline.model import NEG_INF, pool, reversal_rows, reverse_valid
 from pipeline.training import WeightAverage
 
 
@@ -94,6 +96,14 @@ def bidirectional_outputs(steps: int, batch: int, hidden: int, repeats: int) -> 
     plain, ours = ms_per_call(_trained_graph(aligned, forward, backward_rev, lengths),
                               _trained_graph(per_direction, forward, backward_rev, lengths), repeats)
     return {"shape": [steps, batch, hidden], "reverse_concat_pool_ms": plain, "pool_each_direction_ms": ours}
+
+
+def reversal(steps: int, batch: int, channels: int, repeats: int) -> dict:
+    (seq,), lengths = _random_outputs(steps, batch, channels, 1)
+    plain, ours = ms_per_call(
+        _trained_graph(lambda F, s, lens: F.SequenceReverse(s, lens, use_sequence_length=True), seq, lengths),
+        _trained_graph(lambda F, s, lens: reverse_valid(F, s, reversal_rows(F, s, lens)), seq, lengths), repeats)
+    return {"shape": [steps, batch, channels], "sequence_reverse_ms": plain, "gather_ms": ours}
 
 
 def batch_transfer(step: Callable, batches: list[tuple], repeats: int) -> dict:

@@ -109,18 +109,19 @@ def windows(step, batches: list, warmup: int, size: int, count: int, warm: list 
     return times
 
 
-def pipeline_batches(approach: dict, split, settings: TrainSettings, variant: dict) -> tuple[list, int, list]:
+def pipeline_batches(approach: dict, split, settings: TrainSettings, variant: dict,
+                     batch: int = BATCH) -> tuple[list, int, list]:
     """The batches (index arrays) a measurement trains on, their pad multiple, one batch per padded width."""
     max_tokens = approach["max_tokens"]
     lengths = np.minimum(split.lengths, max_tokens)
     rng = np.random.RandomState(0)
     if variant["bucketing"]:
-        batches = length_batches(lengths, BATCH, rng)
+        batches = length_batches(lengths, batch, rng)
         width = variant.get("bucket_width", settings.bucket_width)
     else:
-        batches = [rng.permutation(len(split))[i * BATCH:(i + 1) * BATCH] for i in range(len(split) // BATCH)]
+        batches = [rng.permutation(len(split))[i * batch:(i + 1) * batch] for i in range(len(split) // batch)]
         width = max_tokens
-    batches = [b for b in batches if len(b) == BATCH]
+    batches = [b for b in batches if len(b) == batch]
     shapes = {}
     for index in batches:  # the first batch of every padded width
         shapes.setdefault(-(-int(lengths[index].max()) // width), index)
@@ -207,7 +208,9 @@ def measure_choices(params: dict, split, vocab_size: int, repeats: int) -> dict:
     settings = params["train"]
     result = {"max_pooling": choices.pooling(uni["max_tokens"], BATCH, uni["hidden"][-1], repeats),
               "bidirectional_outputs": choices.bidirectional_outputs(bi["max_tokens"], BATCH, bi["hidden"][-1],
-                                                                     repeats)}
+                                                                     repeats),
+              # what a BiLSTM's second layer reverses: both directions of the first
+              "reversal": choices.reversal(bi["max_tokens"], BATCH, 2 * bi["hidden"][0], repeats)}
     ctx = mx.cpu()
     steps = uni["max_tokens"]
     full = np.flatnonzero(split.lengths >= steps)  # one batch shape: every document fills all steps
@@ -524,6 +527,10 @@ def render_choices(found: dict | None) -> list[str]:
         pooling["reduce_ms"], pooling["onednn_pooling_ms"])
     row(f"BiLSTM outputs, 2 x {tuple(bi['shape'])}: reverse + concat + pool vs pool each direction",
         bi["reverse_concat_pool_ms"], bi["pool_each_direction_ms"])
+    reversal = found.get("reversal")
+    if reversal:
+        row(f"reverse within lengths, {tuple(reversal['shape'])}: SequenceReverse vs gather (take)",
+            reversal["sequence_reverse_ms"], reversal["gather_ms"])
     for key in sorted((k for k in found if k.startswith("batch_transfer_")), key=lambda k: int(k.rsplit("_", 1)[1])):
         transfer = found[key]
         row(f"training step, batch {tuple(transfer['shape'])}: nd.array vs zero-copy batch",

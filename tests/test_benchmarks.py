@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import yaml
 
-from benchmarks import choices, pytorch_reference
+from benchmarks import choices, profile_step, pytorch_reference
 from benchmarks import throughput as bench
 from benchmarks.corpus import make_texts
 from pipeline.model import StaticShapeCopies, build_model
@@ -35,15 +35,17 @@ def test_ms_per_call_reports_milliseconds_per_call_of_each():
 def test_kernel_choices_time_both_ways():
     started = time.perf_counter()
     found = {"max_pooling": choices.pooling(6, 8, 3, repeats=5),
-             "bidirectional_outputs": choices.bidirectional_outputs(6, 8, 3, repeats=5)}
+             "bidirectional_outputs": choices.bidirectional_outputs(6, 8, 3, repeats=5),
+             "reversal": choices.reversal(6, 8, 3, repeats=5)}
     wall_ms = 1000 * (time.perf_counter() - started)
     assert found["max_pooling"]["shape"] == [6, 8, 3]
     # Each way ran 5 timed calls within the wall time (unit or per-round mistakes overshoot it).
     timed = [found["max_pooling"][key] for key in ("reduce_ms", "onednn_pooling_ms")] + \
-        [found["bidirectional_outputs"][key] for key in ("reverse_concat_pool_ms", "pool_each_direction_ms")]
+        [found["bidirectional_outputs"][key] for key in ("reverse_concat_pool_ms", "pool_each_direction_ms")] + \
+        [found["reversal"][key] for key in ("sequence_reverse_ms", "gather_ms")]
     assert all(ms > 0 for ms in timed) and 5 * sum(timed) <= wall_ms
     lines = bench.render_choices(found)
-    assert len(lines) == 5 and all(line.startswith("|") for line in lines[1:])
+    assert len(lines) == 6 and all(line.startswith("|") for line in lines[1:])
 
 
 def test_batch_transfer_and_weight_average_run_real_training_steps(tiny_data, settings):
@@ -175,3 +177,25 @@ def test_the_quick_benchmark_times_every_column_of_an_approach_in_one_run_and_re
     text = bench.render(found)
     assert "| lstm_25 | " in text and f"| {row['vs_reference']}x |" in text
     assert "dvc repro with nothing to do: " in text and not text.endswith(") s")
+
+
+def test_step_profile_sums_operator_times_per_group_and_step():
+    found = profile_step.group_times({"RNN": 30.0, "_backward_RNN": 60.0, "Dropout": 3.0, "NewOp": 3.0}, steps=3)
+    assert found == {"LSTM kernel (oneDNN)": 30.0, "dropout (embedding, head)": 1.0, "other": 1.0}
+
+
+def test_step_profile_times_every_operator_of_real_training_steps_in_a_named_group():
+    tiny = {"max_tokens": 10, "embed_len": 8, "hidden": [8, 6], "bidirectional": True, "fused": False, "dense": [8],
+            "pooling": "max", "dropout": 0.5, "embed_dropout": 0.2}
+    found = profile_step.profile({"tiny": tiny}, batch=64, steps=3, docs=600)
+    row = found["tiny"]
+    groups = row["groups_ms_per_step"]
+    # Unbulked, each operator is timed under its own name, and every one the step runs has a group.
+    assert profile_step.OTHER not in groups and row["other_operators"] == []
+    assert {"LSTM kernel (oneDNN)", "max pooling over valid steps", "dropout (embedding, head)", "embedding lookup",
+            "Adam update", "reversing (backward direction)", "dense layers and loss"} <= set(groups)
+    assert all(ms > 0 for ms in groups.values()) and row["steps"] == 3
+    assert row["operators_ms_per_step"] == pytest.approx(sum(groups.values()), abs=0.05)
+    lines = profile_step.render(found).splitlines()
+    assert lines[0] == "| ms per step (share of the operators' time) | tiny |"
+    assert lines[-2].startswith(f"| all operators | {row['operators_ms_per_step']:.1f}")

@@ -8,7 +8,15 @@ import pytest
 from scipy.special import softmax
 
 from pipeline.inference import batch_arrays
-from pipeline.model import LSTMClassifier, StaticShapeCopies, build_model, max_over_time, pool
+from pipeline.model import (
+    LSTMClassifier,
+    StaticShapeCopies,
+    build_model,
+    max_over_time,
+    pool,
+    reversal_rows,
+    reverse_valid,
+)
 from pipeline.params import Architecture
 from tests.conftest import tiny_architecture
 
@@ -167,6 +175,18 @@ def test_max_over_time_equals_the_reduction_in_value_and_gradient():
     np.testing.assert_array_equal(ours[0], plain[0])
     np.testing.assert_array_equal(ours[1], plain[1])
     assert "Pooling" in max_over_time(mx.sym, mx.sym.var("seq"), 3).tojson()  # on this CPU: oneDNN's kernel
+
+
+def test_reversal_by_gather_equals_sequence_reverse_in_value_and_gradient():
+    """The BiLSTM reverses each document within its length with ``take``; MXNet's own operator is the reference."""
+    seq = mx.nd.array(np.random.RandomState(3).uniform(-1, 1, (7, 5, 3)))
+    lengths = mx.nd.array([7, 1, 3, 5, 6])
+    rows = reversal_rows(mx.nd, seq, lengths)
+    ours = _value_and_grad(lambda s: reverse_valid(mx.nd, s, rows), seq)
+    plain = _value_and_grad(lambda s: mx.nd.SequenceReverse(s, lengths, use_sequence_length=True), seq)
+    np.testing.assert_array_equal(ours[0], plain[0])
+    np.testing.assert_array_equal(ours[1], plain[1])
+    assert not np.array_equal(ours[0], seq.asnumpy())  # it did reverse
 
 
 @pytest.mark.parametrize("pooling", POOLINGS)
