@@ -18,7 +18,9 @@ import json
 import logging
 import os
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 import mxnet as mx  # benchmarks/__init__ imported pipeline first: OpenMP threads are set
 
@@ -73,8 +75,11 @@ def operator_totals(profile_json: str) -> dict[str, float]:
     return {name: float(entry["Total"]) for name, entry in stats.items()}
 
 
-def profile_approach(approach: dict, split, vocab_size: int, settings, batch: int, steps: int) -> dict:
-    """Profile ``steps`` training steps of ``approach`` after one warm-up step per batch shape."""
+def profile_approach(approach: dict, split, vocab_size: int, settings, batch: int, steps: int,
+                     trace: Path) -> dict:
+    """Profile ``steps`` training steps of ``approach`` after one warm-up step per batch shape; MXNet writes
+    its trace to ``trace``, a path in a private folder (it deletes whatever is there first: given
+    ``os.devnull``, it deleted /dev/null)."""
     ctx = mx.cpu()
     net = build_model(Architecture.from_mapping(approach), vocab_size, ctx, seed=0,
                       sparse_grad=settings.sparse_embedding)
@@ -93,7 +98,7 @@ def profile_approach(approach: dict, split, vocab_size: int, settings, batch: in
     timed = batches[2:2 + steps]
     if not timed:
         raise ValueError(f"{len(batches)} batches of {batch} documents: too few to profile; generate more (--docs)")
-    mx.profiler.set_config(profile_all=True, aggregate_stats=True, filename=os.devnull)
+    mx.profiler.set_config(profile_all=True, aggregate_stats=True, filename=str(trace))
     mx.profiler.set_state("run")
     started = time.perf_counter()
     for index in timed:
@@ -115,8 +120,11 @@ def worker(spec: str) -> None:
     vocab = build_vocab(tokenize_all(texts))
     split = vectorize(tokenize_all(texts), vocab.token_to_idx, vocab.token_to_idx[vocab.unknown_token], labels)
     settings = benchmark_params()["train"]
-    print(json.dumps({name: profile_approach(approach, split, len(vocab), settings, opts["batch"], opts["steps"])
-                      for name, approach in opts["approaches"].items()}))
+    with tempfile.TemporaryDirectory(prefix="agnews_profile_") as tmp:
+        found = {name: profile_approach(approach, split, len(vocab), settings, opts["batch"], opts["steps"],
+                                        Path(tmp) / "trace.json")
+                 for name, approach in opts["approaches"].items()}
+    print(json.dumps(found))
 
 
 def profile(approaches: dict[str, dict], batch: int, steps: int, docs: int) -> dict:
