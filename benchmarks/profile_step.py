@@ -13,7 +13,6 @@ and the figures as JSON. The profiled wall time is a little above the benchmark'
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import logging
 import os
@@ -25,13 +24,9 @@ from pathlib import Path
 import mxnet as mx  # benchmarks/__init__ imported pipeline first: OpenMP threads are set
 
 from benchmarks.corpus import make_texts
-from benchmarks.throughput import MXNET_IMPORT_VARS, VARIANTS, benchmark_params, pipeline_batches, run_child
-from pipeline.dataset import pad_batch, vectorize
-from pipeline.inference import batch_arrays, to_device
-from pipeline.model import StaticShapeCopies, build_model
-from pipeline.params import Architecture
+from benchmarks.throughput import MXNET_IMPORT_VARS, VARIANTS, benchmark_params, run_child, training_step
+from pipeline.dataset import vectorize
 from pipeline.tokenize import tokenize_all
-from pipeline.training import make_trainer, train_step
 from pipeline.vocab import build_vocab
 
 log = logging.getLogger("benchmarks")
@@ -80,19 +75,8 @@ def profile_approach(approach: dict, split, vocab_size: int, settings, batch: in
     """Profile ``steps`` training steps of ``approach`` after one warm-up step per batch shape; MXNet writes
     its trace to ``trace``, a path in a private folder (it deletes whatever is there first: given
     ``os.devnull``, it deleted /dev/null)."""
-    ctx = mx.cpu()
-    net = build_model(Architecture.from_mapping(approach), vocab_size, ctx, seed=0,
-                      sparse_grad=settings.sparse_embedding)
-    forward = StaticShapeCopies(net)
-    trainer = make_trainer(net, dataclasses.replace(settings, learning_rate=0.001))
-    loss_fn = mx.gluon.loss.SoftmaxCrossEntropyLoss()
-    batches, width, warm = pipeline_batches(approach, split, settings, VARIANTS["sparse_embedding"], batch)
-
-    def step(index):
-        tokens, lengths = pad_batch(split, index, approach["max_tokens"], 1, width)
-        data, valid = batch_arrays(tokens, lengths, ctx)
-        return train_step(forward, trainer, loss_fn, data, valid, to_device(split.labels[index], ctx, "float32"))
-
+    step, batches, warm, _ = training_step(approach, split, vocab_size, settings, VARIANTS["sparse_embedding"],
+                                           batch)
     for index in warm + batches[:2]:
         step(index).wait_to_read()
     timed = batches[2:2 + steps]

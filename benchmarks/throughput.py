@@ -128,8 +128,11 @@ def pipeline_batches(approach: dict, split, settings: TrainSettings, variant: di
     return batches, width, list(shapes.values())
 
 
-def measure_pipeline(approach: dict, split, vocab_size: int, settings: TrainSettings, variant: dict,
-                     warmup: int, size: int, count: int) -> dict:
+def training_step(approach: dict, split, vocab_size: int, settings: TrainSettings, variant: dict,
+                  batch: int = BATCH) -> tuple:
+    """The pipeline's training step as ``variant`` builds it, and what it trains on: ``(step, batches, warm,
+    padded_steps)``; ``step(index)`` runs one asynchronous step on a batch of ``split`` and appends its padded
+    width to ``padded_steps``; ``warm`` holds one batch per padded width (:func:`pipeline_batches`)."""
     ctx = mx.cpu()
     net = build_model(Architecture.from_mapping(approach), vocab_size, ctx, seed=0, sparse_grad=variant["sparse"],
                       hybridize=False)
@@ -141,7 +144,7 @@ def measure_pipeline(approach: dict, split, vocab_size: int, settings: TrainSett
     trainer = make_trainer(net, dataclasses.replace(settings, learning_rate=0.001))
     loss_fn = mx.gluon.loss.SoftmaxCrossEntropyLoss()
     max_tokens = approach["max_tokens"]
-    batches, width, warm = pipeline_batches(approach, split, settings, variant)
+    batches, width, warm = pipeline_batches(approach, split, settings, variant, batch)
     padded_steps: list[int] = []
 
     def step(index):
@@ -152,6 +155,12 @@ def measure_pipeline(approach: dict, split, vocab_size: int, settings: TrainSett
         data, valid = batch_arrays(tokens, lens, ctx)
         return train_step(forward, trainer, loss_fn, data, valid, to_device(split.labels[index], ctx, "float32"))
 
+    return step, batches, warm, padded_steps
+
+
+def measure_pipeline(approach: dict, split, vocab_size: int, settings: TrainSettings, variant: dict,
+                     warmup: int, size: int, count: int) -> dict:
+    step, batches, warm, padded_steps = training_step(approach, split, vocab_size, settings, variant)
     times = windows(step, batches, warmup, size, count, warm)
     seconds = float(np.median(times))
     mean_steps = float(np.mean(padded_steps[len(warm) + warmup:]))
