@@ -35,7 +35,8 @@ log = logging.getLogger("benchmarks")
 GROUPS = {
     "LSTM kernel (oneDNN)": ("RNN", "_backward_RNN", "_rnn_param_concat", "_backward_Concat", "_zeros",
                              "_zeros_without_dtype"),
-    "max pooling over valid steps": ("Pooling", "_backward_Pooling", "SequenceMask", "_backward_SequenceMask"),
+    "pooling over valid steps": ("Pooling", "_backward_Pooling", "SequenceMask", "_backward_SequenceMask",
+                                 "SequenceLast", "_backward_SequenceLast"),
     "dropout (embedding, head)": ("Dropout", "_backward_Dropout"),
     "embedding lookup": ("Embedding", "_backward_Embedding"),
     "Adam update": ("adam_update",),

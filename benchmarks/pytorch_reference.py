@@ -1,7 +1,7 @@
 """The six approaches written plainly in PyTorch, timed on the very batches the pipeline trains on.
 
 Embedding -> ``nn.LSTM`` (one multi-layer module when the layer sizes are equal, otherwise one module
-per layer; bidirectional as the approach says) -> max pooling over the valid steps -> dense ReLU
+per layer; bidirectional as the approach says) -> the approach's pooling over the valid steps -> dense ReLU
 layers -> output; dropout where the approach has it, Adam (lr 0.001), dense embedding gradients,
 softmax cross-entropy. The LSTM reads every padded step, as the pipeline's does.
 
@@ -45,7 +45,7 @@ def build(vocab_size: int, approach: dict, num_classes: int = 4):
                 self.lstms = nn.ModuleList([nn.LSTM(i, h, batch_first=True, bidirectional=bi)
                                             for i, h in zip(inputs, hidden, strict=True)])
             layers: list[nn.Module] = []
-            width = hidden[-1] * directions
+            width = hidden[-1] * directions * (2 if approach["pooling"] == "meanmax" else 1)
             for units in approach["dense"]:
                 layers += [nn.Dropout(approach.get("dropout") or 0.0), nn.Linear(width, units), nn.ReLU()]
                 width = units
@@ -56,12 +56,27 @@ def build(vocab_size: int, approach: dict, num_classes: int = 4):
             out = self.embed_dropout(self.embedding(tokens))
             for lstm in self.lstms:
                 out, _ = lstm(out)
-            valid = torch.arange(out.shape[1])[None, :] < lengths[:, None]
-            pooled = out.masked_fill(~valid[:, :, None], float("-inf")).amax(dim=1)
-            return self.head(pooled)
+            return self.head(pool(out, lengths, approach["pooling"]))
 
     torch.manual_seed(0)
     return Model()
+
+
+def pool(out, lengths, pooling: str):
+    """``(batch, T, C)`` LSTM outputs -> one vector per document, over its valid steps (as ``pipeline.model.pool``
+    computes it for a forward LSTM; ``last`` is the output at the last valid step). A timing model: the
+    backward direction of a BiLSTM reads the padding here, which costs the same."""
+    import torch
+
+    if pooling == "last":
+        return out[torch.arange(out.shape[0]), lengths - 1]
+    parts = []
+    valid = (torch.arange(out.shape[1])[None, :] < lengths[:, None])[:, :, None]
+    if pooling in ("mean", "meanmax"):
+        parts.append(out.masked_fill(~valid, 0.0).sum(dim=1) / lengths[:, None])
+    if pooling in ("max", "meanmax"):
+        parts.append(out.masked_fill(~valid, float("-inf")).amax(dim=1))
+    return parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
 
 
 def time_training(approach: dict, vocab_size: int, batches: list[tuple[np.ndarray, np.ndarray, np.ndarray]],

@@ -210,12 +210,14 @@ def benchmark_params() -> dict:
 
 
 def measure_choices(params: dict, split, vocab_size: int, repeats: int) -> dict:
-    """``benchmarks.choices`` at the shapes of the first unidirectional and first bidirectional approach."""
+    """``benchmarks.choices`` at the shapes of the first unidirectional approach (for max pooling: the first that
+    pools by max, if any) and of the first bidirectional one."""
     approaches = list(params["approaches"].values())
     uni = next(a for a in approaches if not a["bidirectional"])
+    by_max = next((a for a in approaches if not a["bidirectional"] and a["pooling"] in ("max", "meanmax")), uni)
     bi = next((a for a in approaches if a["bidirectional"]), uni)
     settings = params["train"]
-    result = {"max_pooling": choices.pooling(uni["max_tokens"], BATCH, uni["hidden"][-1], repeats),
+    result = {"max_pooling": choices.pooling(by_max["max_tokens"], BATCH, by_max["hidden"][-1], repeats),
               "bidirectional_outputs": choices.bidirectional_outputs(bi["max_tokens"], BATCH, bi["hidden"][-1],
                                                                      repeats),
               # what a BiLSTM's second layer reverses: both directions of the first

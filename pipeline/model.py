@@ -53,8 +53,9 @@ def reversal_rows(F, seq, lengths):
 
 def reverse_valid(F, seq, rows):
     """``SequenceReverse(seq, lengths)`` as a gather of the ``rows`` of :func:`reversal_rows`: the same values
-    and gradients, about twice as fast on the CPU (``benchmarks/choices.py``), where ``SequenceReverse`` was
-    15 % of the 3-layer BiLSTM's training step (``benchmarks/profile_step.py``)."""
+    and gradients, about 1.5x as fast alone on the CPU (``benchmarks/choices.py``) and more within a step, where
+    one index serves every reversal: ``SequenceReverse`` was 15 % of the 3-layer BiLSTM's training step, the
+    gather is 4 % (``benchmarks/profile_step.py``)."""
     return F.reshape_like(F.take(F.reshape(seq, shape=(-3, 0)), rows), seq)
 
 

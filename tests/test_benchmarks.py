@@ -139,7 +139,8 @@ def bench_split():
 
 def test_pytorch_column_is_timed_in_this_run_or_skipped_with_how_to_install(bench_split, repo_params):
     split, vocab_size = bench_split
-    tiny = {"max_tokens": 10, "embed_len": 8, "hidden": [8, 6], "bidirectional": True, "dense": [8], "dropout": 0.5}
+    tiny = {"max_tokens": 10, "embed_len": 8, "hidden": [8, 6], "bidirectional": True, "dense": [8], "dropout": 0.5,
+            "pooling": "meanmax"}
     params = {"train": load_params(REPO / "params.yaml").train, "approaches": {"tiny": tiny}}
     found = bench.measure_pytorch(params, ["tiny"], split, vocab_size, bench.VARIANTS["sparse_embedding"], 0, 1, 1)
     if importlib.util.find_spec("torch") is None:  # `make test` does not install the benchmark extra
@@ -148,12 +149,16 @@ def test_pytorch_column_is_timed_in_this_run_or_skipped_with_how_to_install(benc
     else:
         assert found["threads"] >= 1 and found["torch"].startswith("2.")
         assert found["tiny"]["samples_per_s"] > 0
-        import torch  # max pooling reads the valid steps only: more padding changes nothing
+        import torch  # every pooling reads the valid steps only: more padding changes nothing
 
-        net = pytorch_reference.build(50, {"embed_len": 4, "hidden": [5], "bidirectional": False, "dense": []})
-        net.eval()
-        short, padded = torch.tensor([[3, 4, 5, 1]]), torch.tensor([[3, 4, 5, 1, 1, 1, 1, 1]])
-        assert torch.allclose(net(short, torch.tensor([3])), net(padded, torch.tensor([3])))
+        short, padded = torch.tensor([[3, 4, 5, 1], [6, 1, 1, 1]]), torch.tensor([[3, 4, 5, 1, 1, 1, 1, 1]] * 2)
+        padded[1] = torch.tensor([6, 1, 1, 1, 1, 1, 1, 1])
+        lengths = torch.tensor([3, 1])
+        for pooling in ("last", "mean", "max", "meanmax"):
+            net = pytorch_reference.build(50, {"embed_len": 4, "hidden": [5], "bidirectional": False, "dense": [],
+                                               "pooling": pooling})
+            net.eval()
+            assert torch.allclose(net(short, lengths), net(padded, lengths)), pooling
 
 
 def test_loaded_throughput_runs_quiet_then_next_to_a_busy_process(bench_split):
@@ -196,7 +201,7 @@ def test_step_profile_times_every_operator_of_real_training_steps_in_a_named_gro
     groups = row["groups_ms_per_step"]
     # Unbulked, each operator is timed under its own name, and every one the step runs has a group.
     assert profile_step.OTHER not in groups and row["other_operators"] == []
-    timed = {"LSTM kernel (oneDNN)", "max pooling over valid steps", "dropout (embedding, head)", "embedding lookup",
+    timed = {"LSTM kernel (oneDNN)", "pooling over valid steps", "dropout (embedding, head)", "embedding lookup",
              "Adam update", "reversing (backward direction)", "dense layers and loss"}
     assert timed <= set(groups) and all(groups[group] > 0 for group in timed) and row["steps"] == 3
     assert row["operators_ms_per_step"] == pytest.approx(sum(groups.values()), abs=0.05)
