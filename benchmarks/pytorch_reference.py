@@ -5,9 +5,10 @@ per layer; bidirectional as the approach says) -> the approach's pooling over th
 layers -> output; dropout where the approach has it, Adam (lr 0.001), dense embedding gradients,
 softmax cross-entropy. The LSTM reads every padded step, as the pipeline's does.
 
-Run by ``benchmarks.throughput`` in a child process (``--worker JSON``), so that torch and MXNet never
-share a process and torch gets the pipeline's thread count. Needs the optional benchmark extra:
-``make bench`` or ``.venv/bin/pip install -r requirements-bench.lock`` (CPU torch).
+Run by ``benchmarks.throughput`` in a child process (``--serve JSON``), so that torch and MXNet never
+share a process and torch gets the pipeline's thread count; it times one window of batches whenever the
+parent asks, in turn with the reference loop and the pipeline (``benchmarks.child_timer``). Needs the
+optional benchmark extra: ``make bench`` or ``.venv/bin/pip install -r requirements-bench.lock`` (CPU torch).
 """
 
 from __future__ import annotations
@@ -16,8 +17,11 @@ import argparse
 import importlib.util
 import json
 import time
+from collections.abc import Callable
 
 import numpy as np
+
+from benchmarks.child_timer import serve
 
 INSTALL_HINT = "`make bench` or `.venv/bin/pip install -r requirements-bench.lock` installs CPU torch"
 
@@ -79,9 +83,9 @@ def pool(out, lengths, pooling: str):
     return parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
 
 
-def time_training(approach: dict, vocab_size: int, batches: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
-                  untimed: int, size: int, count: int) -> dict:
-    """Samples/s (median of ``count`` windows of ``size`` batches) after ``untimed`` warm-up batches."""
+def window_timer(approach: dict, vocab_size: int, batches: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
+                 untimed: int, size: int) -> Callable[[], float]:
+    """Trains on the first ``untimed`` batches now; returns a function timing the next ``size`` (seconds)."""
     import torch
 
     net = build(vocab_size, approach)
@@ -100,29 +104,26 @@ def time_training(approach: dict, vocab_size: int, batches: list[tuple[np.ndarra
     it = iter(tensors)
     for _ in range(untimed):
         step(next(it))
-    times = []
-    for _ in range(count):
+
+    def window() -> float:
         started = time.perf_counter()
         for _ in range(size):
             step(next(it))
-        times.append(time.perf_counter() - started)
-    return {"samples_per_s": round(size * len(batches[0][0]) / float(np.median(times)))}
+        return time.perf_counter() - started
+    return window
 
 
-def worker(spec: str) -> None:
-    """``spec``: JSON with ``threads`` and ``jobs`` (name, approach, vocab_size, npz, untimed, size, count)."""
+def serve_job(spec: str) -> None:
+    """``spec``: JSON with ``threads``, ``approach``, ``vocab_size``, ``npz`` (the batches), ``untimed``, ``size``;
+    builds and warms the model, then times windows on request (``benchmarks.child_timer``)."""
     import torch
 
-    opts = json.loads(spec)
-    torch.set_num_threads(int(opts["threads"]))
-    result: dict = {"torch": torch.__version__, "threads": torch.get_num_threads()}
-    for job in opts["jobs"]:
-        with np.load(job["npz"], allow_pickle=False) as data:
-            batches = [(data[f"tokens_{i}"], data[f"lengths_{i}"], data[f"labels_{i}"])
-                       for i in range(int(data["count"]))]
-        result[job["name"]] = time_training(job["approach"], job["vocab_size"], batches, job["untimed"],
-                                            job["size"], job["count"])
-    print(json.dumps(result))
+    job = json.loads(spec)
+    torch.set_num_threads(int(job["threads"]))
+    with np.load(job["npz"], allow_pickle=False) as data:
+        batches = [(data[f"tokens_{i}"], data[f"lengths_{i}"], data[f"labels_{i}"]) for i in range(int(data["count"]))]
+    window = window_timer(job["approach"], job["vocab_size"], batches, job["untimed"], job["size"])
+    serve(window, {"torch": torch.__version__, "threads": torch.get_num_threads()})
 
 
 def save_batches(path, batches: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> None:
@@ -134,5 +135,5 @@ def save_batches(path, batches: list[tuple[np.ndarray, np.ndarray, np.ndarray]])
 
 if __name__ == "__main__":
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--worker", required=True, help="JSON job description (written by benchmarks.throughput)")
-    worker(p.parse_args().worker)
+    p.add_argument("--serve", required=True, help="JSON job description (written by benchmarks.throughput)")
+    serve_job(p.parse_args().serve)

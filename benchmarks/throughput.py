@@ -5,8 +5,9 @@
     python -m benchmarks.throughput --loaded --loaded-threads 1 2 --wait-policy default passive
 
 Prints a table and writes JSON (default ``benchmarks/results.json``). Everything is measured in this
-run, side by side: the reference loop, the pipeline's own training code and, where torch is installed
-(``make bench``), the same models in plain PyTorch (``benchmarks.pytorch_reference``, a child process).
+run, side by side: the reference loop (a child process with MXNet's default threads), the pipeline's own
+training code and, where torch is installed (``make bench``), the same models in plain PyTorch
+(``benchmarks.pytorch_reference``, a child process), in alternating windows whose ratios are taken per round.
 ``--loaded`` adds train throughput quiet and next to one busy single-threaded process, per thread setting.
 """
 
@@ -25,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import mxnet as mx  # benchmarks/__init__ imported pipeline first: OpenMP threads are set
@@ -32,6 +34,7 @@ import numpy as np
 
 import pipeline
 from benchmarks import choices, pytorch_reference
+from benchmarks.child_timer import ChildTimer, serve
 from benchmarks.corpus import TEST_DOCS, TRAIN_DOCS, make_texts
 from benchmarks.reference import build_reference, reference_step, vectorize_batch
 from pipeline.dataset import length_batches, load_split, pad_batch, save_split, vectorize
@@ -87,8 +90,9 @@ def lstm_flops(approach: dict, steps: int, batch: int) -> float:
     return 3.0 * total * steps * batch
 
 
-def windows(step, batches: list, warmup: int, size: int, count: int, warm: list | None = None) -> list[float]:
-    """Seconds per window of ``size`` batches, after ``warmup`` untimed batches (and ``warm`` ones).
+def window_timer(step, batches: list, warmup: int, size: int, warm: list | None = None) -> Callable[[], float]:
+    """Runs the untimed batches now (``warm``, then ``warmup`` of ``batches``) and returns a function that
+    trains on the next ``size`` batches and returns their seconds.
 
     ``warm`` lists extra untimed batches, one per batch shape, so that one-time graph builds (paid
     once per shape per training run, not per batch) stay out of the timed windows.
@@ -98,15 +102,21 @@ def windows(step, batches: list, warmup: int, size: int, count: int, warm: list 
     it = iter(batches)
     for _ in range(warmup):
         step(next(it)).wait_to_read()
-    times = []
-    for _ in range(count):
+
+    def window() -> float:
         started = time.perf_counter()
         for _ in range(size):
             loss = step(next(it))
         loss.wait_to_read()
         mx.nd.waitall()
-        times.append(time.perf_counter() - started)
-    return times
+        return time.perf_counter() - started
+    return window
+
+
+def windows(step, batches: list, warmup: int, size: int, count: int, warm: list | None = None) -> list[float]:
+    """Seconds per window of ``size`` batches, ``count`` windows back to back (:func:`window_timer`)."""
+    window = window_timer(step, batches, warmup, size, warm)
+    return [window() for _ in range(count)]
 
 
 def pipeline_batches(approach: dict, split, settings: TrainSettings, variant: dict,
@@ -158,44 +168,56 @@ def training_step(approach: dict, split, vocab_size: int, settings: TrainSetting
     return step, batches, warm, padded_steps
 
 
+def pipeline_rate(approach: dict, seconds: list[float], size: int, padded_steps: list[int]) -> dict:
+    """Samples/s (median window), mean padded LSTM steps of the timed batches and the LSTM GFLOP/s."""
+    median = float(np.median(seconds))
+    mean_steps = float(np.mean(padded_steps))
+    return {"samples_per_s": round(size * BATCH / median), "mean_padded_steps": round(mean_steps, 1),
+            "lstm_gflops": round(lstm_flops(approach, mean_steps, BATCH) * size / median / 1e9, 1)}
+
+
 def measure_pipeline(approach: dict, split, vocab_size: int, settings: TrainSettings, variant: dict,
                      warmup: int, size: int, count: int) -> dict:
     step, batches, warm, padded_steps = training_step(approach, split, vocab_size, settings, variant)
     times = windows(step, batches, warmup, size, count, warm)
-    seconds = float(np.median(times))
-    mean_steps = float(np.mean(padded_steps[len(warm) + warmup:]))
-    return {"samples_per_s": round(size * BATCH / seconds),
-            "mean_padded_steps": round(mean_steps, 1),
-            "lstm_gflops": round(lstm_flops(approach, mean_steps, BATCH) * size / seconds / 1e9, 1)}
+    return pipeline_rate(approach, times, size, padded_steps[len(warm) + warmup:])
 
 
-def measure_pytorch(params: dict, names: list[str], split, vocab_size: int, variant: dict, warmup: int,
-                    size: int, count: int) -> dict:
-    """The same models in plain PyTorch (``benchmarks.pytorch_reference``) in a child process with the
-    pipeline's thread count, trained on the padded batches the pipeline's measurement uses, in its order."""
+def interleave(timers: dict[str, Callable[[], float]], count: int) -> dict[str, list[float]]:
+    """``count`` rounds, each one window of every timer in turn: seconds per window, per timer. Figures
+    divided by each other then share the machine's state of the same few seconds."""
+    seconds: dict[str, list[float]] = {name: [] for name in timers}
+    for _ in range(count):
+        for name, window in timers.items():
+            seconds[name].append(window())
+    return seconds
+
+
+def median_ratio(slow: list[float], fast: list[float]) -> float:
+    """The median over rounds of ``slow / fast`` seconds (how many times faster ``fast`` is)."""
+    return round(float(np.median(np.asarray(slow) / np.asarray(fast))), 2)
+
+
+def pytorch_timer(params: dict, name: str, split, vocab_size: int, variant: dict, warmup: int, size: int,
+                  count: int, tmp: Path) -> ChildTimer | str:
+    """The approach in plain PyTorch (``benchmarks.pytorch_reference``), ready to time in a child process
+    with the pipeline's thread count, on the padded batches the pipeline's measurement trains on, in its
+    order (saved under ``tmp``); or why it cannot run."""
     if not pytorch_reference.available():
-        return {"skipped": f"torch is not installed: {pytorch_reference.INSTALL_HINT}"}
+        return f"torch is not installed: {pytorch_reference.INSTALL_HINT}"
     threads = os.environ.get("OMP_NUM_THREADS", str(len(os.sched_getaffinity(0))))
-    with tempfile.TemporaryDirectory(prefix="agnews_torch_") as tmp:
-        jobs = []
-        for name in names:
-            approach = params["approaches"][name]
-            batches, width, warm = pipeline_batches(approach, split, params["train"], variant)
-            used = warm + batches[:warmup + size * count]
-            padded = [pad_batch(split, index, approach["max_tokens"], 1, width) + (split.labels[index],)
-                      for index in used]
-            npz = Path(tmp) / f"{name}.npz"
-            pytorch_reference.save_batches(npz, padded)
-            jobs.append({"name": name, "approach": approach, "vocab_size": vocab_size, "npz": str(npz),
-                         "untimed": len(warm) + warmup, "size": size, "count": count})
-        env = {k: v for k, v in os.environ.items() if k not in MXNET_IMPORT_VARS}
-        env["OMP_NUM_THREADS"] = threads
-        proc = subprocess.run([sys.executable, "-m", "benchmarks.pytorch_reference", "--worker",
-                               json.dumps({"threads": threads, "jobs": jobs})],
-                              cwd=ROOT, env=env, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise RuntimeError(f"PyTorch reference failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    approach = params["approaches"][name]
+    batches, width, warm = pipeline_batches(approach, split, params["train"], variant)
+    used = warm + batches[:warmup + size * count]
+    padded = [pad_batch(split, index, approach["max_tokens"], 1, width) + (split.labels[index],) for index in used]
+    npz = tmp / f"{name}.npz"
+    pytorch_reference.save_batches(npz, padded)
+    job = {"threads": threads, "approach": approach, "vocab_size": vocab_size, "npz": str(npz),
+           "untimed": len(warm) + warmup, "size": size}
+    env = {k: v for k, v in os.environ.items() if k not in MXNET_IMPORT_VARS}
+    env["OMP_NUM_THREADS"] = threads
+    return ChildTimer([sys.executable, "-m", "benchmarks.pytorch_reference", "--serve", json.dumps(job)], env,
+                      f"PyTorch reference ({name})")
 
 
 def benchmark_params() -> dict:
@@ -240,8 +262,9 @@ def measure_choices(params: dict, split, vocab_size: int, repeats: int) -> dict:
     return result
 
 
-def measure_reference(approach: dict, texts: list[str], labels: np.ndarray, vocab, warmup: int, size: int,
-                      count: int) -> dict:
+def reference_window(approach: dict, texts: list[str], labels: np.ndarray, vocab, warmup: int,
+                     size: int) -> Callable[[], float]:
+    """The reference loop on ``texts``, warmed up: a function timing one window of ``size`` batches."""
     ctx = mx.cpu()
     net, trainer, loss_fn = build_reference(len(vocab), approach, ctx)
     rng = np.random.RandomState(0)
@@ -252,34 +275,39 @@ def measure_reference(approach: dict, texts: list[str], labels: np.ndarray, voca
         return reference_step(net, trainer, loss_fn, [texts[i] for i in index], labels[index],
                               vocab.token_to_idx, approach["max_tokens"], ctx)
 
-    seconds = float(np.median(windows(step, batches, warmup, size, count)))
-    return {"samples_per_s": round(size * BATCH / seconds),
-            "lstm_gflops": round(lstm_flops(approach, approach["max_tokens"], BATCH) * size / seconds / 1e9, 1)}
+    return window_timer(step, batches, warmup, size)
 
 
-def measure_reference_default_threads(names: list[str], n_docs: int, n_train: int, vocab_size: int,
-                                      warmup: int, size: int, count: int) -> dict:
-    """The reference loop as the study ran it: in a fresh process with MXNet's default threads."""
+def reference_rate(approach: dict, seconds: list[float], size: int) -> dict:
+    median = float(np.median(seconds))
+    return {"samples_per_s": round(size * BATCH / median),
+            "lstm_gflops": round(lstm_flops(approach, approach["max_tokens"], BATCH) * size / median / 1e9, 1)}
+
+
+def measure_reference(approach: dict, texts: list[str], labels: np.ndarray, vocab, warmup: int, size: int,
+                      count: int) -> dict:
+    window = reference_window(approach, texts, labels, vocab, warmup, size)
+    return reference_rate(approach, [window() for _ in range(count)], size)
+
+
+def reference_timer(name: str, n_docs: int, n_train: int, vocab_size: int, warmup: int, size: int) -> ChildTimer:
+    """The reference loop as the study ran it, ready to time: a fresh process with MXNet's default threads."""
     env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
     env["AGNEWS_MXNET_DEFAULT_THREADS"] = "1"
-    args = json.dumps({"names": names, "n_docs": n_docs, "n_train": n_train, "vocab_size": vocab_size,
-                       "warmup": warmup, "size": size, "count": count})
-    out = subprocess.run([sys.executable, "-m", "benchmarks.throughput", "--reference-worker", args],
-                         cwd=ROOT, env=env, capture_output=True, text=True, check=True).stdout
-    return json.loads(out.strip().splitlines()[-1])
+    spec = json.dumps({"name": name, "n_docs": n_docs, "n_train": n_train, "vocab_size": vocab_size,
+                       "warmup": warmup, "size": size})
+    return ChildTimer([sys.executable, "-m", "benchmarks.throughput", "--reference-server", spec], env,
+                      f"reference loop ({name})")
 
 
-def reference_worker(spec: str) -> None:
+def reference_server(spec: str) -> None:
     opts = json.loads(spec)
-    params = benchmark_params()
     texts, labels = make_texts(opts["n_docs"], vocab_size=opts["vocab_size"])
     train_texts = texts[:opts["n_train"]]
     vocab = build_vocab(tokenize_all(train_texts))
-    result = {name: measure_reference(params["approaches"][name], train_texts, labels[:opts["n_train"]], vocab,
-                                      opts["warmup"], opts["size"], opts["count"])
-              for name in opts["names"]}
-    result["omp_num_threads"] = os.environ.get("OMP_NUM_THREADS")
-    print(json.dumps(result))
+    window = reference_window(benchmark_params()["approaches"][opts["name"]], train_texts, labels[:opts["n_train"]],
+                              vocab, opts["warmup"], opts["size"])
+    serve(window, {"omp_num_threads": os.environ.get("OMP_NUM_THREADS")})
 
 
 SPIN = "while True:\n    pass\n"  # one competing single-threaded busy process, as on a laptop in use
@@ -401,6 +429,46 @@ VARIANTS = {  # each adds one change to the one before, to show what bought what
 }
 
 
+def interleaved_row(params: dict, name: str, split, vocab_size: int, used: str, n_docs: int, n_train: int,
+                    word_count: int, warmup: int, size: int, count: int) -> tuple[dict, dict]:
+    """The reference loop (a child with MXNet's default threads), the pipeline's ``used`` variant (this process)
+    and PyTorch (a child, when installed), timed in ``count`` rounds of one window each: their rates, and
+    the two ratios as medians over rounds. Returns the row and the per-round seconds (with ``pytorch_info``:
+    the torch version and threads, or why it was skipped)."""
+    approach = params["approaches"][name]
+    timers: dict[str, Callable[[], float]] = {}
+    children: list[ChildTimer] = []
+    with tempfile.TemporaryDirectory(prefix="agnews_torch_") as tmp:
+        try:
+            children.append(reference_timer(name, n_docs, n_train, word_count, warmup, size))
+            timers["reference"] = children[-1].window
+            step, batches, warm, padded_steps = training_step(approach, split, vocab_size, params["train"],
+                                                              VARIANTS[used])
+            timers["pipeline"] = window_timer(step, batches, warmup, size, warm)
+            untimed = len(padded_steps)
+            torch = pytorch_timer(params, name, split, vocab_size, VARIANTS[used], warmup, size, count, Path(tmp))
+            if isinstance(torch, ChildTimer):
+                children.append(torch)
+                timers["pytorch"] = torch.window
+                info = {k: torch.info[k] for k in ("torch", "threads")}
+            else:
+                info = {"skipped": torch}
+            seconds = interleave(timers, count)
+        finally:
+            for child in children:
+                child.close()
+    row = {"reference": reference_rate(approach, seconds["reference"], size),
+           used: pipeline_rate(approach, seconds["pipeline"], size, padded_steps[untimed:])}
+    row["pipeline"] = dict(row[used], variant=used)
+    row["vs_reference"] = median_ratio(seconds["reference"], seconds["pipeline"])
+    if "pytorch" in seconds:
+        row["pytorch_samples_per_s"] = round(size * BATCH / float(np.median(seconds["pytorch"])))
+        row["vs_pytorch"] = median_ratio(seconds["pytorch"], seconds["pipeline"])
+    rounds = {k: [round(t, 4) for t in v] for k, v in seconds.items()}
+    rounds["pytorch_info"] = info
+    return row, rounds
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="small corpus and few batches (smoke test)")
@@ -413,11 +481,11 @@ def main(argv=None) -> int:
                         "picks one per free core (the default)")
     p.add_argument("--wait-policy", nargs="+", default=["default"], choices=["default", "passive", "active"],
                    help="OMP_WAIT_POLICY values to try with --loaded (default: unset)")
-    p.add_argument("--reference-worker", help=argparse.SUPPRESS)
+    p.add_argument("--reference-server", help=argparse.SUPPRESS)
     p.add_argument("--train-worker", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
-    if args.reference_worker:
-        reference_worker(args.reference_worker)
+    if args.reference_server:
+        reference_server(args.reference_server)
         return 0
     if args.train_worker:
         train_worker(args.train_worker)
@@ -443,30 +511,22 @@ def main(argv=None) -> int:
     used = "sparse_embedding" if settings.sparse_embedding else "static_shapes"  # what `train` runs
     for name in names:
         approach = params["approaches"][name]
-        # The three figures the ratios divide are timed back to back, one approach at a time: a shared
-        # machine's speed drifts over minutes, and a reference timed at the start of an 18-minute run
-        # shared no machine state with the last approach's figures.
-        log.info("training throughput: %s (reference loop with MXNet's default threads, child process)", name)
-        reference = measure_reference_default_threads([name], n_docs, n_train, word_count, warmup, size, count)
-        measured = {used: measure_pipeline(approach, train_split, len(vocab), settings, VARIANTS[used],
-                                           warmup, size, count)}
-        log.info("training throughput: %s (the same model in PyTorch, child process)", name)
-        torch_rows = measure_pytorch(params, [name], train_split, len(vocab), VARIANTS[used], warmup, size, count)
-        results["pytorch"] = {k: v for k, v in torch_rows.items() if k != name}
+        # The three figures the ratios divide are timed in alternating windows (reference, pipeline,
+        # PyTorch, reference, ...), each ratio the median over rounds: a shared machine's speed drifts
+        # within a minute, and figures timed one after the other share less of it.
+        log.info("training throughput: %s (reference loop, pipeline and PyTorch in alternating windows)", name)
+        row, rounds = interleaved_row(params, name, train_split, len(vocab), used, n_docs, n_train, word_count,
+                                      warmup, size, count)
         log.info("training throughput: %s (the reference loop with fixed threads and each variant)", name)
-        row = {"reference": reference[name],
-               "reference_threads_fixed": measure_reference(approach, train_texts, labels[:n_train], vocab,
-                                                            warmup, size, count)}
+        row["reference_threads_fixed"] = measure_reference(approach, train_texts, labels[:n_train], vocab,
+                                                           warmup, size, count)
         for variant, opts in VARIANTS.items():
             gc.collect()  # free the last variant's graphs before the next one allocates its own
-            row[variant] = measured.get(variant) or measure_pipeline(approach, train_split, len(vocab), settings,
-                                                                     opts, warmup, size, count)
-        row["pipeline"] = dict(row[used], variant=used)
-        row["vs_reference"] = round(row["pipeline"]["samples_per_s"] / row["reference"]["samples_per_s"], 2)
-        if name in torch_rows:
-            row["pytorch_samples_per_s"] = torch_rows[name]["samples_per_s"]
-            row["vs_pytorch"] = round(row["pipeline"]["samples_per_s"] / row["pytorch_samples_per_s"], 2)
+            row[variant] = row.get(variant) or measure_pipeline(approach, train_split, len(vocab), settings, opts,
+                                                                warmup, size, count)
         row["lstm_fraction_of_peak"] = round(row["pipeline"]["lstm_gflops"] / peak["gflops"], 3)
+        results["pytorch"] = rounds.pop("pytorch_info", results.get("pytorch", {}))
+        row["rounds"] = rounds
         results["training"][name] = row
     if args.loaded:
         threads = args.loaded_threads or [os.environ["OMP_NUM_THREADS"] if pipeline.OMP_THREADS_FROM_USER else "auto"]
@@ -504,6 +564,8 @@ def render(results: dict) -> str:
     elif results.get("pytorch"):
         lines.append(f"PyTorch {results['pytorch']['torch']}, {results['pytorch']['threads']} threads, "
                      "timed in this run on the pipeline's batches")
+    lines.append("vs reference, vs PyTorch: the median over rounds of one window each of the reference loop, "
+                 "the pipeline and PyTorch, timed in turn")
     lines += render_loaded(results.get("loaded"))
     lines += render_choices(results.get("choices"))
     noop = results["dvc_repro_noop"]

@@ -20,6 +20,7 @@ import yaml
 
 from benchmarks import choices, profile_step, pytorch_reference
 from benchmarks import throughput as bench
+from benchmarks.child_timer import ChildTimer
 from benchmarks.corpus import make_texts
 from pipeline.model import StaticShapeCopies, build_model
 from pipeline.params import load as load_params
@@ -137,18 +138,37 @@ def bench_split():
     return split, len(vocab)
 
 
-def test_pytorch_column_is_timed_in_this_run_or_skipped_with_how_to_install(bench_split, repo_params):
+def test_child_timer_times_windows_on_request_and_reports_a_failing_child(tmp_path):
+    child = ("import time\nfrom benchmarks.child_timer import serve\n"
+             "serve(lambda: (time.sleep(0.02), 0.02)[1], {'ready': 1})\n")
+    timer = ChildTimer([sys.executable, "-c", child], dict(os.environ), "sleeper")
+    try:
+        assert timer.info == {"ready": 1}
+        found = bench.interleave({"child": timer.window, "parent": lambda: 0.01}, count=3)
+    finally:
+        timer.close()
+    assert found == {"child": [0.02] * 3, "parent": [0.01] * 3}
+    assert bench.median_ratio(found["child"], found["parent"]) == 2.0
+    with pytest.raises(RuntimeError, match=r"(?s)broken failed \(1\):.*ZeroDivisionError"):
+        ChildTimer([sys.executable, "-c", "1 / 0"], dict(os.environ), "broken")
+
+
+def test_pytorch_column_is_timed_in_this_run_or_skipped_with_how_to_install(bench_split, repo_params, tmp_path):
     split, vocab_size = bench_split
     tiny = {"max_tokens": 10, "embed_len": 8, "hidden": [8, 6], "bidirectional": True, "dense": [8], "dropout": 0.5,
             "pooling": "meanmax"}
     params = {"train": load_params(REPO / "params.yaml").train, "approaches": {"tiny": tiny}}
-    found = bench.measure_pytorch(params, ["tiny"], split, vocab_size, bench.VARIANTS["sparse_embedding"], 0, 1, 1)
+    found = bench.pytorch_timer(params, "tiny", split, vocab_size, bench.VARIANTS["sparse_embedding"], 0, 1, 2,
+                                tmp_path)
     if importlib.util.find_spec("torch") is None:  # `make test` does not install the benchmark extra
-        assert found == {"skipped": "torch is not installed: " + pytorch_reference.INSTALL_HINT}
-        assert "requirements-bench.lock" in found["skipped"]
+        assert found == "torch is not installed: " + pytorch_reference.INSTALL_HINT
+        assert "requirements-bench.lock" in found
     else:
-        assert found["threads"] >= 1 and found["torch"].startswith("2.")
-        assert found["tiny"]["samples_per_s"] > 0
+        try:
+            assert found.info["threads"] >= 1 and found.info["torch"].startswith("2.")
+            assert all(found.window() > 0 for _ in range(2))
+        finally:
+            found.close()
         import torch  # every pooling reads the valid steps only: more padding changes nothing
 
         short, padded = torch.tensor([[3, 4, 5, 1], [6, 1, 1, 1]]), torch.tensor([[3, 4, 5, 1, 1, 1, 1, 1]] * 2)
@@ -176,11 +196,14 @@ def test_the_quick_benchmark_times_every_column_of_an_approach_in_one_run_and_re
     found = json.loads(out.read_text())
     row = found["training"]["lstm_25"]
     assert set(bench.VARIANTS) <= set(row) and row["reference"]["samples_per_s"] > 0
-    assert row["vs_reference"] == round(row["pipeline"]["samples_per_s"] / row["reference"]["samples_per_s"], 2)
+    # The ratios are medians over rounds of windows timed in turn: one window of each per round.
+    rounds = row["rounds"]
+    assert len(rounds["reference"]) == len(rounds["pipeline"]) == 2
+    assert row["vs_reference"] == bench.median_ratio(rounds["reference"], rounds["pipeline"]) > 0
     if "skipped" in found["pytorch"]:
-        assert "vs_pytorch" not in row
+        assert "vs_pytorch" not in row and "pytorch" not in rounds
     else:
-        assert row["vs_pytorch"] == round(row["pipeline"]["samples_per_s"] / row["pytorch_samples_per_s"], 2)
+        assert row["vs_pytorch"] == bench.median_ratio(rounds["pytorch"], rounds["pipeline"]) > 0
     text = bench.render(found)
     assert "| lstm_25 | " in text and f"| {row['vs_reference']}x |" in text
     assert "dvc repro with nothing to do: " in text and not text.endswith(") s")
