@@ -52,7 +52,7 @@ def test_an_approach_value_wins_over_the_default(params_variant):
         data["approaches"]["bilstm3"]["pooling"] = "last"
     loaded = params.load(params_variant(modify))
     assert loaded.approaches["bilstm3"].architecture.pooling == "last"
-    assert loaded.approaches["lstm_25"].architecture.pooling == "mean"
+    assert loaded.approaches["lstm_50_dense"].architecture.pooling == "mean"
 
 
 def test_yaml_anchors_used_normally_are_accepted(tmp_path):
@@ -365,24 +365,25 @@ def test_unknown_approach_lookup_suggests():
 
 
 # Every approach's settings as params.yaml gave them before `approach_defaults` (issue 10): moving the
-# shared values into one section must not change what any approach trains with.
-EFFECTIVE = {  # max_tokens, hidden, bidirectional, fused, dense
-    "lstm_25": (25, (75,), False, False, ()),
-    "lstm_50_dense": (50, (75,), False, False, (100,)),
-    "bilstm_50": (50, (75,), True, False, (100,)),
-    "lstm3_fused": (50, (75, 75, 75), False, True, (100,)),
-    "lstm3_stacked": (50, (50, 60, 75), False, False, (100,)),
-    "bilstm3": (50, (75, 75, 75), True, False, (100,)),
+# shared values into one section must not change what any approach trains with. Since then one value
+# changed on purpose: lstm_25 reads its last valid step (chosen on validation, README).
+EFFECTIVE = {  # max_tokens, hidden, bidirectional, fused, dense, pooling
+    "lstm_25": (25, (75,), False, False, (), "last"),
+    "lstm_50_dense": (50, (75,), False, False, (100,), "max"),
+    "bilstm_50": (50, (75,), True, False, (100,), "max"),
+    "lstm3_fused": (50, (75, 75, 75), False, True, (100,), "max"),
+    "lstm3_stacked": (50, (50, 60, 75), False, False, (100,), "max"),
+    "bilstm3": (50, (75, 75, 75), True, False, (100,), "max"),
 }
 
 
 def test_repository_approaches_resolve_to_the_settings_they_always_had():
     loaded = params.load(PARAMS_YAML)
-    for name, (max_tokens, hidden, bidirectional, fused, dense) in EFFECTIVE.items():
+    for name, (max_tokens, hidden, bidirectional, fused, dense, pooling) in EFFECTIVE.items():
         a = loaded.approaches[name]
         assert a.max_tokens == max_tokens, name
         assert a.architecture == params.Architecture(embed_len=40, hidden=hidden, bidirectional=bidirectional,
-                                                     fused=fused, dense=dense, pooling="max", dropout=0.5,
+                                                     fused=fused, dense=dense, pooling=pooling, dropout=0.5,
                                                      embed_dropout=0.2), name
         assert a.train == loaded.train, name
 
