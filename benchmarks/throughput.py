@@ -168,12 +168,17 @@ def training_step(approach: dict, split, vocab_size: int, settings: TrainSetting
     return step, batches, warm, padded_steps
 
 
-def pipeline_rate(approach: dict, seconds: list[float], size: int, padded_steps: list[int]) -> dict:
-    """Samples/s (median window), mean padded LSTM steps of the timed batches and the LSTM GFLOP/s."""
+def rate(approach: dict, seconds: list[float], size: int, steps: float) -> dict:
+    """Samples/s of the median window of ``size`` batches, and the LSTM GFLOP/s at ``steps`` steps a batch."""
     median = float(np.median(seconds))
+    return {"samples_per_s": round(size * BATCH / median),
+            "lstm_gflops": round(lstm_flops(approach, steps, BATCH) * size / median / 1e9, 1)}
+
+
+def pipeline_rate(approach: dict, seconds: list[float], size: int, padded_steps: list[int]) -> dict:
+    """:func:`rate` at the mean padded LSTM steps of the timed batches, which it also reports."""
     mean_steps = float(np.mean(padded_steps))
-    return {"samples_per_s": round(size * BATCH / median), "mean_padded_steps": round(mean_steps, 1),
-            "lstm_gflops": round(lstm_flops(approach, mean_steps, BATCH) * size / median / 1e9, 1)}
+    return {**rate(approach, seconds, size, mean_steps), "mean_padded_steps": round(mean_steps, 1)}
 
 
 def measure_pipeline(approach: dict, split, vocab_size: int, settings: TrainSettings, variant: dict,
@@ -278,16 +283,10 @@ def reference_window(approach: dict, texts: list[str], labels: np.ndarray, vocab
     return window_timer(step, batches, warmup, size)
 
 
-def reference_rate(approach: dict, seconds: list[float], size: int) -> dict:
-    median = float(np.median(seconds))
-    return {"samples_per_s": round(size * BATCH / median),
-            "lstm_gflops": round(lstm_flops(approach, approach["max_tokens"], BATCH) * size / median / 1e9, 1)}
-
-
 def measure_reference(approach: dict, texts: list[str], labels: np.ndarray, vocab, warmup: int, size: int,
                       count: int) -> dict:
     window = reference_window(approach, texts, labels, vocab, warmup, size)
-    return reference_rate(approach, [window() for _ in range(count)], size)
+    return rate(approach, [window() for _ in range(count)], size, approach["max_tokens"])
 
 
 def reference_timer(name: str, n_docs: int, n_train: int, vocab_size: int, warmup: int, size: int) -> ChildTimer:
@@ -457,7 +456,7 @@ def interleaved_row(params: dict, name: str, split, vocab_size: int, used: str, 
         finally:
             for child in children:
                 child.close()
-    row = {"reference": reference_rate(approach, seconds["reference"], size),
+    row = {"reference": rate(approach, seconds["reference"], size, approach["max_tokens"]),
            used: pipeline_rate(approach, seconds["pipeline"], size, padded_steps[untimed:])}
     row["pipeline"] = dict(row[used], variant=used)
     row["vs_reference"] = median_ratio(seconds["reference"], seconds["pipeline"])
