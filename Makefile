@@ -38,8 +38,10 @@ push: $(STAMP)
 pull: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" dvc pull
 
+# One pytest worker per core (pytest-xdist); PYTEST_ARGS adds options, e.g. PYTEST_ARGS="-n 0 -x" for one
+# process that stops at the first failure.
 test: $(TEST_STAMP)
-	PATH="$(CURDIR)/$(BIN):$$PATH" python -m pytest
+	PATH="$(CURDIR)/$(BIN):$$PATH" python -m pytest -n auto $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -86,7 +86,9 @@ def project_env(source: Path) -> dict:
     """The environment a user has: this venv's tools first on PATH, the corpus from a local folder,
     one OpenMP thread per MXNet process."""
     env = {k: v for k, v in os.environ.items() if k not in INHERITED_BY_IMPORT}
-    return {**env, "OMP_NUM_THREADS": "1", "AGNEWS_SOURCE": str(source),
+    # COLUMNS: DVC wraps its tables at the terminal width, 80 without a terminal, and a long temporary path
+    # (pytest-xdist's folders are longer) would push `dvc remote list`'s "(default)" onto a line of its own.
+    return {**env, "OMP_NUM_THREADS": "1", "AGNEWS_SOURCE": str(source), "COLUMNS": "400",
             "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
             "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
             "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"}
