@@ -64,12 +64,6 @@ def tiny_architecture(**overrides) -> Architecture:
     return Architecture(**values)
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The real-dvc tests (a minute or two each) first: `make test` hands tests to one worker per core
-    (pytest-xdist), and when the long ones start early the short ones fill the cores at the end."""
-    items.sort(key=lambda item: item.get_closest_marker("integration") is None)
-
-
 @pytest.fixture
 def write_csv():
     """The ``write_agnews_csv`` helper as a fixture."""
