@@ -38,10 +38,10 @@ push: $(STAMP)
 pull: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" dvc pull
 
-# One pytest worker per core (pytest-xdist); PYTEST_ARGS adds options, e.g. PYTEST_ARGS="-n 0 -x" for one
-# process that stops at the first failure.
+# One process: on two workers (PYTEST_ARGS="-n auto", pytest-xdist) the interrupt tests in
+# tests/test_failures_dvc.py failed in 2 of 3 fresh-clone runs (the signal landed outside the epoch it aimed at).
 test: $(TEST_STAMP)
-	PATH="$(CURDIR)/$(BIN):$$PATH" python -m pytest -n auto $(PYTEST_ARGS)
+	PATH="$(CURDIR)/$(BIN):$$PATH" python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
