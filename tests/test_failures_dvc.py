@@ -166,8 +166,8 @@ def _default_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
-# Generous: only a failing test waits this long, and under `make test` another worker shares the cores (a
-# repro reached epoch 2 after more than 90 s there).
+# Generous: only a failing test waits this long, and with another pytest worker on the cores
+# (PYTEST_ARGS="-n auto") a repro reached epoch 2 after more than 90 s.
 def wait_for(proc: subprocess.Popen, log: Path, condition, what: str, timeout: float = 300) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
