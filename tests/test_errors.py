@@ -115,3 +115,25 @@ def test_sigusr1_prints_where_a_stage_is_and_lets_it_run_on(stage_dir):
         proc.kill()
     assert "Current thread" in err and "in main" in err, err
     assert proc.returncode == cli.EXIT_TERMINATED
+
+
+@pytest.mark.parametrize("signum, code, message", [
+    (signal.SIGINT, cli.EXIT_INTERRUPTED, "error: interrupted;"),
+    (signal.SIGTERM, cli.EXIT_TERMINATED, "error: terminated (SIGTERM);"),
+], ids=["SIGINT", "SIGTERM"])
+def test_a_signal_that_lands_in_a_finalizer_still_stops_the_stage(stage_dir, signum, code, message):
+    """Python drops an exception raised inside a ``__del__`` (MXNet frees every temporary array in one, so
+    about one Ctrl-C in 30 landed there during training and the stage ran on): the stage sends it again."""
+    script = ("import os, time\nfrom pipeline import cli\n"
+              "class Freed:\n    def __del__(self):\n"
+              f"        os.kill(os.getpid(), {int(signum)})\n"
+              "        time.sleep(0.2)  # the signal's exception is raised here, inside the finalizer\n"
+              "def main(args, params):\n    Freed()\n    time.sleep(10)\n    print('ran on', flush=True)\n"
+              "cli.run(main, cli.parser('test stage').parse_args([]))\n")
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.run([sys.executable, "-c", script], cwd=stage_dir, env=env, capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == code, proc.stderr
+    assert "ran on" not in proc.stdout
+    assert proc.stderr.strip().splitlines()[-1].startswith(message), proc.stderr
+    assert "Exception ignored" not in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
