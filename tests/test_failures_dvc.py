@@ -9,6 +9,7 @@ stage cleanly. Run directly (`python -m stages.download`): the previous outputs 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -28,6 +29,7 @@ from tests.corpus_gen import make_corpus
 from tests.dvc_project import REPO, project_files, run, stages_run
 from tests.stage_runs import (
     QuietHandler,
+    edit_params,
     md5_of,
     save_params,
     server_class,
@@ -41,11 +43,12 @@ from tests.stage_runs import (
 pytestmark = pytest.mark.integration
 
 NAME = "uni"
-# Big enough for an epoch to last ~0.5-1 s (so a signal lands mid-epoch), small enough to keep the run short.
+# Big enough for an epoch to last ~0.5-1 s (time to pause the stage inside one), small enough to keep runs short.
 APPROACH = {"max_tokens": 30, "embed_len": 32, "hidden": [64], "bidirectional": False, "dense": [],
             "pooling": "last"}
 TRAIN_OUTPUTS = (f"models/{NAME}/model.params", f"models/{NAME}/spec.json", f"metrics/train/{NAME}.json",
                  f"plots/history/{NAME}.csv")
+EPOCHS_INTERRUPTED = 3
 WORKSPACE_SKIP = (".git", ".dvc")
 BASH, SH = shutil.which("bash") or "/bin/bash", "/bin/sh"
 
@@ -72,8 +75,8 @@ class StallingHandler(QuietHandler):
 @pytest.fixture(scope="module")
 def source_server(tmp_path_factory):
     folder = tmp_path_factory.mktemp("served")
-    # Enough rows that an epoch lasts about a second on a quiet machine: the interrupt tests stop training
-    # in the middle of epoch 2, which a shorter epoch could finish before the signal arrives.
+    # Enough rows that an epoch lasts about a second on a quiet machine: the interrupt tests pause training
+    # inside an epoch (pause_mid_epoch), which a shorter epoch could finish first.
     write_agnews_csv(folder / "train.csv", make_corpus(1200, seed=1))
     write_agnews_csv(folder / "test.csv", make_corpus(20, seed=2))
     server = server_class()(("127.0.0.1", 0),
@@ -145,12 +148,14 @@ def workspace(root: Path) -> dict[str, str]:
     return {k: v for k, v in snapshot(root).items() if Path(k).parts[0] not in WORKSPACE_SKIP}
 
 
-def set_embed_len(root: Path, value: int) -> None:
-    """Edit the approach so that train@uni must rerun (a value never trained before: no run-cache hit)."""
-    text = (root / "params.yaml").read_text(encoding="utf-8")
-    old = f"    embed_len: {APPROACH['embed_len']}\n"
-    assert text.count(old) == 1
-    (root / "params.yaml").write_text(text.replace(old, f"    embed_len: {value}\n"), encoding="utf-8")
+def edit_training(root: Path, embed_len: int) -> None:
+    """Edit the approach so that train@uni must rerun (a value never trained before: no run-cache hit), with
+    one epoch more than the committed run: a second chance to catch the stage inside an epoch after the
+    first (:func:`pause_mid_epoch`)."""
+    def modify(params):
+        params["approaches"][NAME]["embed_len"] = embed_len
+        params["train"]["epochs"] = EPOCHS_INTERRUPTED
+    edit_params(root, modify)
 
 
 def start(cmd: list[str], root: Path, env: dict, log: Path) -> subprocess.Popen:
@@ -167,7 +172,7 @@ def _default_sigint() -> None:
 
 
 # Generous: only a failing test waits this long, and with another pytest worker on the cores
-# (PYTEST_ARGS="-n auto") a repro reached epoch 2 after more than 90 s.
+# (PYTEST_ARGS="-n auto") a repro took more than 90 s to reach epoch 2.
 def wait_for(proc: subprocess.Popen, log: Path, condition, what: str, timeout: float = 300) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -178,7 +183,7 @@ def wait_for(proc: subprocess.Popen, log: Path, condition, what: str, timeout: f
         time.sleep(0.02)
     if proc.poll() is None:  # stuck: ask every stage process where it is (pipeline.cli) before killing it
         for child in psutil.Process(proc.pid).children(recursive=True):
-            if "stages." in " ".join(child.cmdline()):
+            if any(arg.startswith("stages.") for arg in child.cmdline()):  # not a wrapping shell
                 child.send_signal(signal.SIGUSR1)
         time.sleep(2)
     os.killpg(proc.pid, signal.SIGKILL)
@@ -204,10 +209,32 @@ def other_spelling(server) -> str:
 
 
 def stage_process(proc: subprocess.Popen, module: str) -> psutil.Process:
+    """The Python process of stage ``module`` under ``proc`` (not a shell whose command line names it)."""
     for child in psutil.Process(proc.pid).children(recursive=True):
-        if module in " ".join(child.cmdline()):
+        if module in child.cmdline():  # python -m <module>; sh -c "python -m <module>" has it in one string
             return child
     raise AssertionError(f"no {module} process under {proc.pid}")
+
+
+def pause_mid_epoch(proc: subprocess.Popen, log: Path) -> tuple[psutil.Process, int]:
+    """Suspend the training stage at a moment its log shows it inside an epoch after the first; returns the
+    suspended process and that epoch.
+
+    Sending the signal when the progress bar of epoch 2 shows up is not enough: on a busy machine the epoch
+    can end before the signal lands. Frozen, the stage cannot move on, and its log says where it is: the
+    bar of epoch k is written, the line that ends epoch k is not (the logging handler flushes every line).
+    """
+    for epoch in range(2, EPOCHS_INTERRUPTED + 1):
+        bar = f"epoch {epoch}/{EPOCHS_INTERRUPTED}"
+        wait_for(proc, log, lambda bar=bar: bar in log.read_text(errors="replace"), f"the start of epoch {epoch}")
+        stage = stage_process(proc, "stages.train")
+        stage.suspend()
+        if f"epoch {epoch}:" not in log.read_text(errors="replace"):
+            return stage, epoch
+        stage.resume()
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    raise AssertionError(f"every epoch ended before the stage was paused in it:\n{log.read_text()[-3000:]}")
 
 
 def outputs(snap: dict[str, str]) -> dict[str, str]:
@@ -242,18 +269,19 @@ def interrupt_training(project, tmp_path, embed_len: int, kill,
     """Start `dvc repro train@uni` on edited params, let ``kill(proc)`` interrupt it mid-epoch, check."""
     root, env = project
     before, lock = workspace(root), (root / "dvc.lock").read_bytes()
-    set_embed_len(root, embed_len)
+    edit_training(root, embed_len)
     log = tmp_path / "repro.log"
     proc = start(["dvc", "repro", f"train@{NAME}"], root, {**env, "SHELL": shell}, log)
-    wait_for(proc, log, lambda: "epoch 2/2" in log.read_text(errors="replace"), "epoch 2 start")
-    stage = stage_process(proc, "stages.train")
+    stage, epoch = pause_mid_epoch(proc, log)
     kill(proc)
+    with contextlib.suppress(psutil.NoSuchProcess):
+        stage.resume()  # a pending Ctrl-C or SIGTERM is delivered now
     rc = proc.wait(timeout=60)
     # When a wrapper shell dies first, DVC may return while the stage is still removing its temporary files.
     psutil.wait_procs([stage], timeout=60)
     output = log.read_text(errors="replace")
     assert rc != 0, output[-3000:]
-    assert "epoch 1:" in output and "epoch 2:" not in output  # killed in the middle of epoch 2
+    assert "epoch 1:" in output and f"epoch {epoch}:" not in output, output[-3000:]  # killed mid-epoch
     assert (root / "dvc.lock").read_bytes() == lock  # a failed stage is not recorded
     assert_previous_outputs_kept(root, before)
     status = run(["dvc", "status", f"train@{NAME}"], root, env).stdout
