@@ -135,10 +135,10 @@ class _RedeliverDroppedSignal:
 
     Python drops an exception raised inside a finalizer (``__del__``, a weakref callback) with an "Exception
     ignored in" message. A signal's exception lands there whenever the signal arrives while MXNet frees a
-    temporary array (``NDArrayBase.__del__``): in a loop of small MXNet operations, 8 Ctrl-Cs out of 300,
-    and the stage ran on as if never interrupted. Sent again from another thread a moment later, once the
-    finalizer has returned, the signal is raised where :func:`run` handles it. Anything else goes to the
-    hook that was there before.
+    temporary array (``NDArrayBase.__del__``): in a loop of small MXNet operations, 8 and then 14 Ctrl-Cs
+    out of 300, and the stage ran on as if never interrupted. Sent again from another thread a moment later,
+    once the finalizer has returned, the signal is raised where :func:`run` handles it. Anything else goes
+    to the hook that was there before.
     """
 
     def __init__(self, previous: Callable) -> None:
