@@ -43,7 +43,7 @@ from tests.stage_runs import (
 pytestmark = pytest.mark.integration
 
 NAME = "uni"
-# Big enough for an epoch to last ~0.5-1 s (time to pause the stage inside one), small enough to keep runs short.
+# Big enough that a batch takes a few milliseconds (with source_server's corpus, an epoch lasts over a second).
 APPROACH = {"max_tokens": 30, "embed_len": 32, "hidden": [64], "bidirectional": False, "dense": [],
             "pooling": "last"}
 TRAIN_OUTPUTS = (f"models/{NAME}/model.params", f"models/{NAME}/spec.json", f"metrics/train/{NAME}.json",
@@ -75,9 +75,9 @@ class StallingHandler(QuietHandler):
 @pytest.fixture(scope="module")
 def source_server(tmp_path_factory):
     folder = tmp_path_factory.mktemp("served")
-    # Enough rows that an epoch lasts about a second on a quiet machine: the interrupt tests pause training
-    # inside an epoch (pause_mid_epoch), which a shorter epoch could finish first.
-    write_agnews_csv(folder / "train.csv", make_corpus(1200, seed=1))
+    # 270 batches of 4 per epoch, about 1.5 s on a quiet machine: the interrupt tests pause training inside
+    # an epoch (pause_mid_epoch), which must last longer than it takes them to see it start.
+    write_agnews_csv(folder / "train.csv", make_corpus(300, seed=1))
     write_agnews_csv(folder / "test.csv", make_corpus(20, seed=2))
     server = server_class()(("127.0.0.1", 0),
                              lambda *a: StallingHandler(*a, directory=str(folder)))
