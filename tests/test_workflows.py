@@ -37,7 +37,7 @@ from tests.dvc_project import (
 
 pytestmark = pytest.mark.integration
 
-APPROACHES = list(SMALL_APPROACHES)  # uni, fused, bi
+APPROACHES = list(SMALL_APPROACHES)  # uni, bi
 # A 2-layer bidirectional LSTM added without a code change (the README adds one with 128 units).
 NEW_APPROACH = "bilstm2"
 NEW_APPROACH_OVERRIDE = (f"+approaches.{NEW_APPROACH}="
@@ -131,7 +131,7 @@ def test_metrics_and_plots_diff_against_main(branch):
 
     diff = json.loads(run(["dvc", "metrics", "diff", "main", "--json"], root, env).stdout)
     assert diff["metrics/eval/uni.json"]["accuracy"] == {"old": old, "new": new, "diff": pytest.approx(new - old)}
-    assert not any(f"metrics/eval/{name}.json" in diff for name in ("fused", "bi"))  # unchanged approaches
+    assert not any(f"metrics/eval/{name}.json" in diff for name in APPROACHES if name != "uni")  # unchanged
     assert not any(path.startswith("metrics/baseline/") for path in diff)
 
     table = run(["dvc", "metrics", "diff", "main"], root, env).stdout  # what a user reads
@@ -242,7 +242,7 @@ def test_seeds_make_an_ensemble_and_report_the_spread(workspace):
     values = list(evaluated["seed_accuracies"].values())
     assert spread["seeds"] == 2 and spread["mean"] == pytest.approx(sum(values) / 2, abs=1e-6)
     assert spread["std"] == pytest.approx(abs(values[0] - values[1]) / 2 ** 0.5, abs=1e-6)
-    assert rows["fused"]["seed_accuracy"] is None  # one seed: nothing to show
+    assert rows["bi"]["seed_accuracy"] is None  # one seed: nothing to show
     assert read_json(root / "metrics/train/uni.json")["seed_best_val_accuracy"].keys() == {"42", "43"}
 
 
@@ -301,7 +301,7 @@ def test_predict_command(dvc_project, tmp_path):
     failures = {
         "unknown approach": (root, ["--approach", "unii", "x"],
                              "error: no trained approach 'unii' in models/ (did you mean 'uni'?); "
-                             "trained approaches: bi, fused, uni"),
+                             "trained approaches: bi, uni"),
         "empty text": (root, ["--approach", "uni", "fine", " "], "error: text 2 is empty"),
         "missing checkpoint": (bare, ["--approach", "bi", "x"], "models/bi/model.params: checkpoint file not found"),
     }
