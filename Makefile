@@ -38,8 +38,9 @@ push: $(STAMP)
 pull: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" dvc pull
 
-# One process: on two workers (PYTEST_ARGS="-n auto", pytest-xdist) the interrupt tests in
-# tests/test_failures_dvc.py failed in 2 of 3 fresh-clone runs (the signal landed outside the epoch it aimed at).
+# One worker per core (pytest-xdist); an idle worker takes half of the other's remaining tests (worksteal), so
+# the long real-dvc tests do not end up queued on one worker. PYTEST_ARGS= runs everything in one process.
+PYTEST_ARGS ?= -n auto --dist worksteal
 test: $(TEST_STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" python -m pytest $(PYTEST_ARGS)
 
