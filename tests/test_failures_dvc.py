@@ -171,8 +171,8 @@ def _default_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
-# Generous: only a failing test waits this long, and with another pytest worker on the cores
-# (PYTEST_ARGS="-n auto") a repro took more than 90 s to reach epoch 2.
+# Generous: only a failing test waits this long, and with another pytest worker on the cores (`make test`
+# runs one per core) a repro once took more than 90 s to reach epoch 2.
 def wait_for(proc: subprocess.Popen, log: Path, condition, what: str, timeout: float = 300) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
