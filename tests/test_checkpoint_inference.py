@@ -14,7 +14,8 @@ from pipeline.checkpoint import METADATA_FILE, PARAMS_FILE, CheckpointError, loa
 from pipeline.fileio import sha256_file
 from pipeline.inference import predict_logits, predict_probabilities, predict_texts, texts_to_split
 from pipeline.model import build_model
-from tests.conftest import TINY_TEXT
+from pipeline.params import Approach
+from tests.conftest import TINY_MAX_TOKENS, TINY_SETTINGS, TINY_TEXT, tiny_architecture
 
 
 def save(directory, trained, tiny_data) -> None:
@@ -37,6 +38,25 @@ def test_roundtrip_gives_identical_predictions(tmp_path, tiny_data, trained, ctx
     np.testing.assert_allclose(after, before, atol=1e-6, rtol=0)
     assert np.ptp(before, axis=0).max() > 0.1  # a trained model, not a constant
 
+
+
+@pytest.mark.parametrize("overrides", [
+    {"hidden": [6, 6], "fused": True, "dense": [8], "pooling": "max"},
+    {"hidden": [5, 6], "bidirectional": True, "dense": [8], "pooling": "meanmax"},
+], ids=["fused", "stacked_bidirectional"])
+def test_every_architecture_kind_roundtrips(tmp_path, tiny_data, ctx, overrides):
+    """A fused and a stacked bidirectional checkpoint load back to the same predictions (the tiny DVC test
+    project trains only a single-layer and a stacked bidirectional approach: tests/dvc_project.py)."""
+    approach = Approach("kind", TINY_MAX_TOKENS, tiny_architecture(**overrides), TINY_SETTINGS)
+    net = build_model(approach.architecture, tiny_data.vocab_size, ctx, seed=3)
+    directory = tmp_path / "models" / "kind"
+    checkpoint.save(directory, net, approach, tiny_data.vocab, TINY_TEXT, [3])
+    loaded, _ = load_checkpoint(directory, tiny_data.vocab_size, ctx)
+    assert loaded.architecture == approach.architecture
+    before = predict_logits(net, tiny_data.test, tiny_data.max_tokens, tiny_data.pad_id, ctx)
+    after = predict_logits(loaded, tiny_data.test, tiny_data.max_tokens, tiny_data.pad_id, ctx)
+    np.testing.assert_allclose(after, before, atol=1e-6, rtol=0)
+    assert np.ptp(before, axis=0).max() > 1e-4  # documents get different logits: not a constant output
 
 def test_a_checkpoint_from_other_tokenization_settings_is_refused(tmp_path, tiny_data, trained):
     """A vocab.stop_words (or lowercase) edited after training would feed the model other words."""
