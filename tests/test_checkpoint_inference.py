@@ -23,6 +23,14 @@ def save(directory, trained, tiny_data) -> None:
     checkpoint.save(directory, trained.net, trained.approach, tiny_data.vocab, TINY_TEXT, trained.metadata["seeds"])
 
 
+
+def assert_same_logits(saved, loaded, tiny_data, ctx) -> np.ndarray:
+    """``loaded`` (from a checkpoint of ``saved``) gives ``saved``'s test logits; returns them."""
+    before = predict_logits(saved, tiny_data.test, tiny_data.max_tokens, tiny_data.pad_id, ctx)
+    after = predict_logits(loaded, tiny_data.test, tiny_data.max_tokens, tiny_data.pad_id, ctx)
+    np.testing.assert_allclose(after, before, atol=1e-6, rtol=0)
+    return before
+
 def test_roundtrip_gives_identical_predictions(tmp_path, tiny_data, trained, ctx):
     directory = tmp_path / "models" / "tiny"
     save(directory, trained, tiny_data)
@@ -33,9 +41,7 @@ def test_roundtrip_gives_identical_predictions(tmp_path, tiny_data, trained, ctx
     assert net.architecture == trained.approach.architecture
     # The architecture params.yaml gives and the one the checkpoint records agree by equality.
     checkpoint.check_matches_params(metadata, trained.approach, TINY_TEXT, tiny_data.pad_id, directory)
-    before = predict_logits(trained.net, tiny_data.test, tiny_data.max_tokens, tiny_data.pad_id, ctx)
-    after = predict_logits(net, tiny_data.test, tiny_data.max_tokens, tiny_data.pad_id, ctx)
-    np.testing.assert_allclose(after, before, atol=1e-6, rtol=0)
+    before = assert_same_logits(trained.net, net, tiny_data, ctx)
     assert np.ptp(before, axis=0).max() > 0.1  # a trained model, not a constant
 
 
@@ -53,9 +59,7 @@ def test_every_architecture_kind_roundtrips(tmp_path, tiny_data, ctx, overrides)
     checkpoint.save(directory, net, approach, tiny_data.vocab, TINY_TEXT, [3])
     loaded, _ = load_checkpoint(directory, tiny_data.vocab_size, ctx)
     assert loaded.architecture == approach.architecture
-    before = predict_logits(net, tiny_data.test, tiny_data.max_tokens, tiny_data.pad_id, ctx)
-    after = predict_logits(loaded, tiny_data.test, tiny_data.max_tokens, tiny_data.pad_id, ctx)
-    np.testing.assert_allclose(after, before, atol=1e-6, rtol=0)
+    before = assert_same_logits(net, loaded, tiny_data, ctx)
     assert np.ptp(before, axis=0).max() > 1e-4  # documents get different logits: not a constant output
 
 def test_a_checkpoint_from_other_tokenization_settings_is_refused(tmp_path, tiny_data, trained):

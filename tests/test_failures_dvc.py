@@ -186,9 +186,14 @@ def wait_for(proc: subprocess.Popen, log: Path, condition, what: str, timeout: f
             if any(arg.startswith("stages.") for arg in child.cmdline()):  # not a wrapping shell
                 child.send_signal(signal.SIGUSR1)
         time.sleep(2)
+    give_up(proc, log, f"never saw {what}")
+
+
+def give_up(proc: subprocess.Popen, log: Path, why: str) -> None:
+    """Kill the whole run and fail with ``why`` and the end of its log."""
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-    raise AssertionError(f"never saw {what}:\n{log.read_text(errors='replace')[-8000:]}")
+    raise AssertionError(f"{why}:\n{log.read_text(errors='replace')[-8000:]}")
 
 
 def stall(server) -> None:
@@ -232,9 +237,7 @@ def pause_mid_epoch(proc: subprocess.Popen, log: Path) -> tuple[psutil.Process, 
         if f"epoch {epoch}:" not in log.read_text(errors="replace"):
             return stage, epoch
         stage.resume()
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
-    raise AssertionError(f"every epoch ended before the stage was paused in it:\n{log.read_text()[-3000:]}")
+    give_up(proc, log, "every epoch ended before the stage was paused in it")
 
 
 def outputs(snap: dict[str, str]) -> dict[str, str]:
