@@ -75,9 +75,10 @@ class StallingHandler(QuietHandler):
 @pytest.fixture(scope="module")
 def source_server(tmp_path_factory):
     folder = tmp_path_factory.mktemp("served")
-    # 270 batches of 4 per epoch, about 1.5 s on a quiet machine: the interrupt tests pause training inside
-    # an epoch (pause_mid_epoch), which must last longer than it takes them to see it start.
-    write_agnews_csv(folder / "train.csv", make_corpus(300, seed=1))
+    # 90 batches of 4 per epoch, about half a second on a quiet machine: the interrupt tests pause training
+    # inside an epoch (pause_mid_epoch), which must last longer than it takes them to see it start (a few
+    # polls of 20 ms).
+    write_agnews_csv(folder / "train.csv", make_corpus(100, seed=1))
     write_agnews_csv(folder / "test.csv", make_corpus(20, seed=2))
     server = server_class()(("127.0.0.1", 0),
                              lambda *a: StallingHandler(*a, directory=str(folder)))
