@@ -12,7 +12,8 @@ stage never shows less than ``dvc_floor_mb`` (the peak of a bare ``dvc status``,
 
 Writes ``<out>/scaling.json`` (every figure), ``scaling.md`` (tables) and ``scaling.png`` (accuracy,
 time and memory against training size), with a projection to 120,000 training documents:
-accuracy = a + b ln N, time and memory = a + b N, least squares over the measured sizes.
+accuracy = a + b ln N, time and memory = a + b N, least squares over the measured sizes (two or more;
+a single size is measured and reported without a projection).
 ``--generated`` adds a run on the generated 127,600-document corpus (``benchmarks.corpus``; random
 labels, so only its time and memory mean anything, and training stops early: compare seconds/epoch).
 """
@@ -194,9 +195,7 @@ def measure_size(data: Path, params: dict, work: Path, env: dict, label: str) ->
 
 
 def fit_line(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    """Least-squares ``y = a + b x``; with one point, a line through it and the origin."""
-    if len(x) == 1:
-        return 0.0, float(y[0] / x[0])
+    """Least-squares ``y = a + b x`` through two or more points."""
     b, a = np.polyfit(x, y, 1)
     return float(a), float(b)
 
@@ -224,7 +223,7 @@ def project(runs: list[dict], size: int = PROJECT_SIZE) -> dict:
 
 
 def render(result: dict) -> str:
-    runs, proj = result["runs"], result["projection"]
+    runs, proj = result["runs"], result["projection"]  # no projection from a single size
     names = list(runs[0]["accuracy"])
     lines = ["Test accuracy and cost per training size (time: every stage run by `dvc repro --single-item`; "
              f"memory: largest process of a stage, dvc's own ~{runs[0]['dvc_floor_mb']} MB included).", "",
@@ -233,24 +232,29 @@ def render(result: dict) -> str:
     for r in runs:
         lines.append(f"| {r['train_documents']:,} | " + " | ".join(f"{100 * r['accuracy'][a]:.2f} %" for a in names)
                      + f" | {r['total_s']:.0f} | {r['peak_mb']} |")
-    lines.append(f"| {proj['train_documents']:,} (projected) | "
-                 + " | ".join(f"{100 * proj['accuracy'][a]['value']:.1f} %" for a in names)
-                 + f" | {proj['total_s']:.0f} | {proj['peak_mb']:.0f} |")
+    if proj:
+        lines.append(f"| {proj['train_documents']:,} (projected) | "
+                     + " | ".join(f"{100 * proj['accuracy'][a]['value']:.1f} %" for a in names)
+                     + f" | {proj['total_s']:.0f} | {proj['peak_mb']:.0f} |")
     extra = result.get("generated")
-    columns = [f"{r['train_documents']:,}" for r in runs] + [f"{proj['train_documents']:,} (projected)"]
+    columns = [f"{r['train_documents']:,}" for r in runs]
+    if proj:
+        columns.append(f"{proj['train_documents']:,} (projected)")
     if extra:
         columns.append(f"{extra['train_documents']:,} (generated)")
     lines += ["", "Seconds / peak MB per stage:", "", "| stage | " + " | ".join(columns) + " |",
               "|---" * (len(columns) + 1) + "|"]
     for stage in runs[0]["stages"]:
         cells = [f"{r['stages'][stage]['seconds']:.1f} / {r['stages'][stage]['peak_mb']}" for r in runs]
-        cells.append(f"{proj['stages'][stage]['seconds']:.0f} / {proj['stages'][stage]['peak_mb']:.0f}")
+        if proj:
+            cells.append(f"{proj['stages'][stage]['seconds']:.0f} / {proj['stages'][stage]['peak_mb']:.0f}")
         if extra:
             got = extra["stages"].get(stage)
             cells.append(f"{got['seconds']:.1f} / {got['peak_mb']}" if got else "-")
         lines.append(f"| {stage} | " + " | ".join(cells) + " |")
     lines += ["", f"Projection: {proj['model']['accuracy']} for accuracy, {proj['model']['seconds, peak_mb']} "
-              "for seconds and memory, least squares over the measured sizes."]
+              "for seconds and memory, least squares over the measured sizes." if proj
+              else "No projection: it needs two or more sizes."]
     if extra:
         lines.append(f"Generated corpus (random labels, time and memory only): epochs run {extra['epochs_run']}, "
                      f"total {extra['total_s']:.0f} s.")
@@ -264,21 +268,23 @@ def plot(result: dict, path: Path) -> None:
 
     runs, proj = result["runs"], result["projection"]
     n = np.array([r["train_documents"] for r in runs], dtype=float)
-    grid = np.geomspace(n.min(), max(n.max(), proj["train_documents"]), 50)
+    grid = np.geomspace(n.min(), max(n.max(), proj["train_documents"] if proj else 0), 50)
     fig, (acc_ax, time_ax, mem_ax) = plt.subplots(1, 3, figsize=(16, 5))
     for name in runs[0]["accuracy"]:
         line, = acc_ax.plot(n, [100 * r["accuracy"][name] for r in runs], "o-", label=name)
-        fit = proj["accuracy"][name]
-        acc_ax.plot(grid, 100 * np.clip(fit["a"] + fit["b"] * np.log(grid), 0, 1), ":", color=line.get_color())
+        if proj:
+            fit = proj["accuracy"][name]
+            acc_ax.plot(grid, 100 * np.clip(fit["a"] + fit["b"] * np.log(grid), 0, 1), ":", color=line.get_color())
     acc_ax.set(xscale="log", xlabel="training documents", ylabel="test accuracy (%)",
                title="accuracy (dotted: a + b ln N)")
     acc_ax.legend(fontsize="small")
     time_ax.plot(n, [r["total_s"] for r in runs], "o-", label="all stages")
     train = [s for s in runs[0]["stages"] if s.startswith("train")]
     time_ax.plot(n, [sum(r["stages"][s]["seconds"] for s in train) for r in runs], "s-", label="train stages")
-    time_ax.plot([proj["train_documents"]], [proj["total_s"]], "k*", label="projected (a + b N)")
     mem_ax.plot(n, [r["peak_mb"] for r in runs], "o-", label="largest stage")
-    mem_ax.plot([proj["train_documents"]], [proj["peak_mb"]], "k*", label="projected (a + b N)")
+    if proj:
+        time_ax.plot([proj["train_documents"]], [proj["total_s"]], "k*", label="projected (a + b N)")
+        mem_ax.plot([proj["train_documents"]], [proj["peak_mb"]], "k*", label="projected (a + b N)")
     extra = result.get("generated")
     if extra:
         time_ax.plot([extra["train_documents"]], [extra["total_s"]], "rx", label="generated corpus")
@@ -303,7 +309,8 @@ def write_text(path: Path, text: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--source", type=Path, required=True, help="folder with AG News train.csv and test.csv")
-    p.add_argument("--sizes", type=int, nargs="+", required=True, help="training rows per run (nested prefixes)")
+    p.add_argument("--sizes", type=int, nargs="+", required=True,
+                   help="training rows per run (nested prefixes; two or more for a projection)")
     p.add_argument("--approaches", nargs="*", help="subset of approach names (default: all in params)")
     p.add_argument("--baselines", nargs="*", help="subset of baseline names (default: all in params)")
     p.add_argument("--params", type=Path, default=ROOT / "params.yaml", help="params file for the runs")
@@ -352,7 +359,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if not args.work:
             shutil.rmtree(work, ignore_errors=True)
-    result["projection"] = project(result["runs"])
+    result["projection"] = project(result["runs"]) if len(result["runs"]) > 1 else None
     args.out.mkdir(parents=True, exist_ok=True)
     write_text(args.out / "scaling.json", json.dumps(result, indent=2) + "\n")
     table = render(result)

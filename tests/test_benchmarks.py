@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 import yaml
 
-from benchmarks import choices, profile_step, pytorch_reference
+from benchmarks import choices, profile_step, pytorch_reference, scaling
 from benchmarks import throughput as bench
 from benchmarks.child_timer import ChildTimer
 from benchmarks.corpus import make_texts
@@ -75,8 +75,9 @@ def test_lstm_flops_count_the_gate_gemms_forward_and_backward():
 
 
 @pytest.mark.integration
-def test_scaling_runs_the_real_pipeline_per_size_and_reads_its_metrics(tmp_path):
-    """Two nested sizes of a tiny corpus through every stage; figures come from the runs' own files."""
+def test_scaling_runs_the_real_pipeline_on_a_prefix_and_reads_its_metrics(tmp_path):
+    """One size of a tiny corpus through every stage; figures come from the run's own files. (Every size is
+    measured by the same code: the projection over several is tested on given runs below.)"""
     source = tmp_path / "source"
     source.mkdir()
     write_csv(source / "train.csv", make_corpus(40, seed=1))
@@ -86,37 +87,73 @@ def test_scaling_runs_the_real_pipeline_per_size_and_reads_its_metrics(tmp_path)
     shrink_params(params)
     baselines = list(yaml.safe_load(params.read_text()).get("baselines") or [])[:1]
     out, work = tmp_path / "out", tmp_path / "work"
-    cmd = [sys.executable, "-m", "benchmarks.scaling", "--source", str(source), "--sizes", "160", "80",
+    cmd = [sys.executable, "-m", "benchmarks.scaling", "--source", str(source), "--sizes", "120",
            "--params", str(params), "--approaches", "uni", "--out", str(out), "--work", str(work)]
     run(cmd + (["--baselines", *baselines] if baselines else []), REPO, project_env(source))
 
     result = json.loads((out / "scaling.json").read_text())
-    assert [r["train_documents"] for r in result["runs"]] == [80, 160]
-    for r in result["runs"]:
-        project = work / f"n{r['train_documents']}" / "project"
-        assert len((project / "data" / "raw" / "train.csv").read_text().splitlines()) == r["train_documents"]
-        assert "train@uni" in r["stages"] and "summarize" in r["stages"]
-        for stage in r["stages"].values():
-            assert stage["seconds"] > 0 and 20 < stage["peak_mb"] < 8000
-        # the train stage loads MXNet: well above dvc's own process
-        assert r["stages"]["train@uni"]["peak_mb"] > r["dvc_floor_mb"] + 50
-        eval_file = json.loads((project / "metrics" / "eval" / "uni.json").read_text())
-        assert r["accuracy"]["uni"] == eval_file["accuracy"]
-        baseline_files = sorted((project / "metrics").glob("baseline*.json")) + sorted(
-            (project / "metrics" / "baseline").glob("*.json"))
-        assert len(baseline_files) == 1 and len(r["accuracy"]) == 2
-        assert json.loads(baseline_files[0].read_text())["accuracy"] in r["accuracy"].values()
-        assert r["total_s"] >= sum(s["seconds"] for s in r["stages"].values()) - 0.1
-    assert result["projection"]["train_documents"] == 120_000
-    # The projection is the line through (ln N, accuracy) of the two runs, read at 120,000 (clipped to 0..1).
-    (n1, acc1), (n2, acc2) = [(r["train_documents"], r["accuracy"]["uni"]) for r in result["runs"]]
-    slope = (acc2 - acc1) / (np.log(n2) - np.log(n1))
-    expected = np.clip(acc1 + slope * (np.log(120_000) - np.log(n1)), 0.0, 1.0)
-    assert result["projection"]["accuracy"]["uni"]["value"] == pytest.approx(expected, abs=1e-4)
-    image = matplotlib.image.imread(out / "scaling.png")
+    [r] = result["runs"]
+    assert r["train_documents"] == 120
+    project = work / "n120" / "project"
+    source_rows = (source / "train.csv").read_text().splitlines()
+    assert (project / "data" / "raw" / "train.csv").read_text().splitlines() == source_rows[:120]  # a prefix
+    assert "train@uni" in r["stages"] and "summarize" in r["stages"]
+    for stage in r["stages"].values():
+        assert stage["seconds"] > 0 and 20 < stage["peak_mb"] < 8000
+    # the train stage loads MXNet: well above dvc's own process
+    assert r["stages"]["train@uni"]["peak_mb"] > r["dvc_floor_mb"] + 50
+    eval_file = json.loads((project / "metrics" / "eval" / "uni.json").read_text())
+    assert r["accuracy"]["uni"] == eval_file["accuracy"]
+    baseline_files = sorted((project / "metrics").glob("baseline*.json")) + sorted(
+        (project / "metrics" / "baseline").glob("*.json"))
+    assert len(baseline_files) == 1 and len(r["accuracy"]) == 2
+    assert json.loads(baseline_files[0].read_text())["accuracy"] in r["accuracy"].values()
+    assert r["total_s"] >= sum(s["seconds"] for s in r["stages"].values()) - 0.1
+    assert result["projection"] is None  # a line needs two sizes
+    assert "No projection: it needs two or more sizes." in (out / "scaling.md").read_text()
+    assert_drawn(out / "scaling.png")
+
+
+def measured_run(n: int, accuracy: float, seconds: float, peak_mb: int) -> dict:
+    """What ``measure_size`` returns for one size, with given figures."""
+    stages = {"download": {"seconds": 1.0, "peak_mb": 70}, "train@uni": {"seconds": seconds, "peak_mb": peak_mb}}
+    return {"train_documents": n, "stages": stages, "total_s": 1.0 + seconds, "noop_repro_s": 1.5,
+            "dvc_floor_mb": 60, "peak_mb": peak_mb, "accuracy": {"uni": accuracy, "baseline:lr": accuracy - 0.01},
+            "epochs_run": {"uni": 3}}
+
+
+def test_scaling_projects_accuracy_on_ln_n_and_cost_on_n_to_120000(tmp_path):
+    runs = [measured_run(1_000, 0.80, 10.0, 300), measured_run(10_000, 0.85, 100.0, 500),
+            measured_run(100_000, 0.90, 1_000.0, 700)]
+    proj = scaling.project(runs)
+    assert proj["train_documents"] == 120_000
+    # Accuracy gains 0.05 per tenfold: a + b ln N read at 120,000.
+    expected = 0.90 + 0.05 * np.log10(1.2)
+    assert proj["accuracy"]["uni"]["value"] == pytest.approx(expected, abs=1e-4)
+    assert proj["accuracy"]["uni"]["b"] == pytest.approx(0.05 / np.log(10))
+    # Seconds are 0.01 N: 1,200 at 120,000. Memory: the least-squares line in N through the three peaks.
+    assert proj["stages"]["train@uni"] == {"seconds": pytest.approx(1_200.0, abs=0.1),
+                                           "peak_mb": pytest.approx(774.2, abs=0.1)}
+    assert proj["stages"]["download"] == {"seconds": 1.0, "peak_mb": 70.0}
+    assert proj["total_s"] == pytest.approx(1_201.0, abs=0.1)
+    assert proj["peak_mb"] == pytest.approx(774.2, abs=0.1)
+    # Accuracy is clipped to 1 however steep the line; a cost that fell with more data (noise) is projected
+    # as its largest measurement, not lower.
+    steep = scaling.project([measured_run(1_000, 0.5, 2.0, 1), measured_run(2_000, 0.99, 1.0, 1)])
+    assert steep["accuracy"]["uni"]["value"] == 1.0
+    assert steep["stages"]["train@uni"]["seconds"] == 2.0
+
+    result = {"runs": runs, "projection": proj}
+    table = scaling.render(result)
+    assert "| 120,000 (projected) | " in table and "| 100,000 | 90.00 % | 89.00 % | 1001 | 700 |" in table
+    scaling.plot(result, tmp_path / "scaling.png")
+    assert_drawn(tmp_path / "scaling.png")
+
+
+def assert_drawn(path) -> None:
+    image = matplotlib.image.imread(path)
     assert image.ndim == 3 and image.shape[0] > 100 and image.shape[1] > 300
     assert image.std() > 0.01  # something is drawn
-    assert "| 120,000 (projected) |" in (out / "scaling.md").read_text()
 
 
 def test_scaling_refuses_a_size_larger_than_the_source_in_one_line(tmp_path):

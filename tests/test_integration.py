@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from pipeline import CLASS_NAMES
-from tests.dvc_project import SMALL_APPROACHES, read_params, run, stages_run
+from tests.dvc_project import SMALL_APPROACHES, read_params, run
 
 pytestmark = pytest.mark.integration
 
@@ -90,11 +90,3 @@ def test_metrics_have_expected_keys_and_sane_values(project):
     shown_text = json.dumps(shown)
     assert all(f"metrics/eval/{name}.json" in shown_text for name in SMALL_APPROACHES)
 
-
-def test_second_repro_has_nothing_to_do(project):
-    root, env = project
-    # Only `download` runs (it checks its source, which DVC cannot see), keeps its data, and so nothing else.
-    status = run(["dvc", "status"], root, env).stdout
-    assert status == "download:\n\talways changed\n"
-    out = run(["dvc", "repro"], root, env).stdout
-    assert stages_run(out) == ["download"]
