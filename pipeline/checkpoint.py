@@ -18,7 +18,7 @@ import numpy as np
 
 from pipeline import CLASS_NAMES, NUM_CLASSES, paths
 from pipeline.cli import one_line
-from pipeline.errors import PipelineError
+from pipeline.errors import CheckpointError
 from pipeline.fileio import OutputError, atomic_dir, read_json, sha256_file, write_json
 from pipeline.model import MXNET_VERSION, LSTMClassifier, build_model
 from pipeline.params import STOP_WORD_LISTS, Approach, Architecture, Params, VocabSettings, short_repr
@@ -29,10 +29,6 @@ if TYPE_CHECKING:
 
 # METADATA_FILE keeps the name it has always had, so that existing checkpoints load.
 PARAMS_FILE, METADATA_FILE = "model.params", "spec.json"
-
-
-class CheckpointError(PipelineError, ValueError):
-    """A checkpoint is missing or does not fit the vocabulary or the params it is used with."""
 
 
 def seed_params_file(seed: int) -> str:

@@ -18,5 +18,10 @@ class InputError(PipelineError, ValueError):
     """An input file or argument the pipeline cannot use."""
 
 
+class CheckpointError(PipelineError, ValueError):
+    """A checkpoint is missing or does not fit the vocabulary or the params it is used with (here, not in
+    pipeline.checkpoint, so that `predict` can refuse an unknown approach without importing MXNet)."""
+
+
 class TrainingError(PipelineError, RuntimeError):
     """Training could not produce a model with these settings (e.g. it diverged)."""

@@ -33,12 +33,9 @@ from pathlib import Path
 import numpy as np
 
 from pipeline import CLASS_NAMES, paths
-from pipeline.checkpoint import CheckpointError, load_checkpoint, load_members
 from pipeline.cli import EXIT_BAD_INPUT, add_debug_flag, debugging, one_line
 from pipeline.corpus import CorpusError, missing_file, read_corpus
-from pipeline.errors import InputError, PipelineError
-from pipeline.inference import predict_texts
-from pipeline.model import default_context
+from pipeline.errors import CheckpointError, InputError, PipelineError
 from pipeline.vocab import fingerprint, load_vocab
 
 
@@ -68,6 +65,11 @@ def classify(texts: Sequence[str], approach: str, models_dir: Path = paths.MODEL
         hint = f" (did you mean '{close[0]}'?)" if close else ""
         raise CheckpointError(f"no trained approach '{approach}' in {models_dir}/{hint}; trained approaches: "
                               f"{', '.join(known) if known else 'none (run `dvc repro` first)'}")
+    # MXNet (about two seconds) loads once the cheap checks above have passed.
+    from pipeline.checkpoint import load_checkpoint, load_members
+    from pipeline.inference import predict_texts
+    from pipeline.model import default_context
+
     vocab = load_vocab(vocab_path)
     ctx = default_context()
     net, metadata = load_checkpoint(directory, len(vocab), ctx, fingerprint(vocab))

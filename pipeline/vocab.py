@@ -1,7 +1,8 @@
 """Build the GluonNLP vocabulary from the training split and store it as JSON.
 
 GluonNLP (and with it MXNet, about two seconds) is imported on first use, so that a stage can refuse
-bad params or a bad CSV before paying for it.
+bad params or a bad CSV before paying for it; the stages that only look words up or count them read the
+file with ``load_token_index`` and never import it.
 """
 
 from __future__ import annotations
@@ -47,26 +48,49 @@ def save_vocab(vocab: gluonnlp.Vocab, path: str | Path) -> None:
     write_text(path, vocab.to_json())
 
 
-def load_vocab(path: str | Path) -> gluonnlp.Vocab:
-    path = Path(path)
+def _corrupt(path: Path, why: object) -> InputError:
+    return InputError(f"{path}: not a GluonNLP vocabulary JSON ({why}); the file is truncated or corrupt, "
+                      "rerun `dvc repro tokenize_vocab`")
+
+
+def _read_checked(path: Path) -> tuple[str, list[str]]:
+    """The text of the vocabulary JSON at ``path`` and its tokens in index order, checked as far as the
+    pipeline relies on them (a list of distinct tokens; ``<unk>`` and ``<pad>`` as GluonNLP 0.10 records
+    them) without importing GluonNLP: a truncated or foreign file is refused before MXNet loads."""
     if not path.is_file():
         raise FileNotFoundError(f"{path}: vocabulary not found; run `dvc repro tokenize_vocab`")
-    def corrupt(exc: Exception) -> InputError:
-        return InputError(f"{path}: not a GluonNLP vocabulary JSON ({exc}); the file is truncated or corrupt, "
-                          "rerun `dvc repro tokenize_vocab`")
 
     try:
         text = path.read_text(encoding="utf-8")
-        json.loads(text)  # a truncated file is refused here, before GluonNLP is imported
+        data = json.loads(text)
     except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
-        raise corrupt(exc) from None
+        raise _corrupt(path, exc) from None
+    tokens = data.get("idx_to_token") if isinstance(data, dict) else None
+    if not isinstance(tokens, list) or not all(isinstance(t, str) for t in tokens) or len(set(tokens)) < len(tokens):
+        raise _corrupt(path, "expected a list of distinct tokens under 'idx_to_token'")
+    specials = data.get("identifiers_to_tokens")
+    unknown, padding = data.get("unknown_token"), specials.get("padding_token") if isinstance(specials, dict) else None
+    if unknown != UNK or padding != PAD:
+        raise InputError(f"{path}: expected unknown token {UNK!r} and padding token {PAD!r}, found "
+                         f"{unknown!r} and {padding!r}")
+    if UNK not in tokens or PAD not in tokens:
+        raise _corrupt(path, f"{UNK!r} or {PAD!r} missing from 'idx_to_token'")
+    return text, tokens
+
+
+def load_token_index(path: str | Path) -> dict[str, int]:
+    """Token -> index of the vocabulary at ``path``, without GluonNLP and MXNet (about two seconds per
+    process): for the stages that only look words up or count them."""
+    _, tokens = _read_checked(Path(path))
+    return {token: index for index, token in enumerate(tokens)}
+
+
+def load_vocab(path: str | Path) -> gluonnlp.Vocab:
+    path = Path(path)
+    text, _ = _read_checked(path)
     import gluonnlp
 
     try:
-        vocab = gluonnlp.Vocab.from_json(text)
+        return gluonnlp.Vocab.from_json(text)
     except (ValueError, TypeError, AttributeError, KeyError) as exc:
-        raise corrupt(exc) from None
-    if vocab.unknown_token != UNK or vocab.padding_token != PAD:
-        raise InputError(f"{path}: expected unknown token {UNK!r} and padding token {PAD!r}, found "
-                         f"{vocab.unknown_token!r} and {vocab.padding_token!r}")
-    return vocab
+        raise _corrupt(path, exc) from None

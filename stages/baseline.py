@@ -7,13 +7,13 @@ from pipeline import CLASS_NAMES, cli, paths
 from pipeline.dataset import load_split
 from pipeline.fileio import atomic_paths, write_json
 from pipeline.params import Params
-from pipeline.vocab import load_vocab
+from pipeline.vocab import load_token_index
 
 
 def main(args: argparse.Namespace, params: Params) -> None:
     name = args.baseline
     settings = params.baseline(name)
-    vocab_size = len(load_vocab(paths.VOCAB))
+    vocab_size = len(load_token_index(paths.VOCAB))
     train, val, test = (load_split(paths.cache_file(s), vocab_size) for s in ("train", "val", "test"))
 
     # scikit-learn and the plotting stack load once the inputs have been checked.

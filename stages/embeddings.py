@@ -11,14 +11,14 @@ from pipeline.dataset import load_split
 from pipeline.embeddings import save_vectors, word_vectors
 from pipeline.fileio import atomic_paths, write_json
 from pipeline.params import Params
-from pipeline.vocab import load_vocab
+from pipeline.vocab import load_token_index
 
 log = logging.getLogger(__name__)
 
 
 def main(args: argparse.Namespace, params: Params) -> None:
     opts = params.embeddings
-    vocab_size = len(load_vocab(paths.VOCAB))
+    vocab_size = len(load_token_index(paths.VOCAB))
     split = load_split(paths.cache_file("train"), vocab_size)  # the training part only: no validation text
     started = time.perf_counter()
     vectors = word_vectors(split, vocab_size, opts.window, opts.context_smoothing, opts.dim, params.seed)

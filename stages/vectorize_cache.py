@@ -10,7 +10,7 @@ from pipeline.dataset import SplitError, save_split, stratified_split, vectorize
 from pipeline.fileio import atomic_paths, write_json
 from pipeline.params import Params
 from pipeline.tokenize import tokenize_all
-from pipeline.vocab import load_vocab
+from pipeline.vocab import UNK, load_token_index
 
 
 def describe(split) -> dict:
@@ -33,11 +33,10 @@ def main(args: argparse.Namespace, params: Params) -> None:
     except SplitError as exc:
         raise SplitError(f"params.yaml: data.val_fraction = {fraction} {exc}; change data.val_fraction or use "
                          f"more data in {paths.RAW / 'train.csv'}") from None
-    vocab = load_vocab(paths.VOCAB)
-    unk = vocab.token_to_idx[vocab.unknown_token]
+    token_to_idx = load_token_index(paths.VOCAB)
     text = params.vocab
-    splits = {name: vectorize(tokenize_all(corpus.texts, text.lowercase, text.stop_words), vocab.token_to_idx, unk,
-                              corpus.labels)
+    splits = {name: vectorize(tokenize_all(corpus.texts, text.lowercase, text.stop_words), token_to_idx,
+                              token_to_idx[UNK], corpus.labels)
               for name, corpus in corpora.items()}
     full_train = splits.pop("train")
     splits = {"train": full_train.subset(train_idx), "val": full_train.subset(val_idx), **splits}

@@ -8,16 +8,18 @@ from __future__ import annotations
 import io
 import json
 import os
+import subprocess
+import sys
 import threading
 
 import pytest
 
 from pipeline import CLASS_NAMES
 from pipeline import checkpoint as checkpoint_module
-from pipeline.checkpoint import CheckpointError
+from pipeline.errors import CheckpointError
 from pipeline.predict import classify, main, read_csv_texts
 from pipeline.vocab import save_vocab
-from tests.conftest import TINY_TEXT
+from tests.conftest import REPO, TINY_TEXT
 
 
 @pytest.fixture
@@ -62,6 +64,17 @@ def test_empty_text_is_refused(checkpoint, texts, message):
 def test_unknown_approach_lists_the_trained_ones(checkpoint):
     with pytest.raises(CheckpointError, match=r"no trained approach 'tiyn' .*did you mean 'tiny'.*: tiny$"):
         classify(["x"], "tiyn", *checkpoint)
+
+
+def test_a_mistyped_approach_or_empty_text_is_refused_before_mxnet_loads(checkpoint, tmp_path):
+    models, vocab = checkpoint
+    code = ("import sys; from pipeline.predict import main; "
+            f"codes = [main(['--models', {str(models)!r}, '--vocab', {str(vocab)!r}, *args]) "
+            "for args in (['--approach', 'tiyn', 'x'], ['--approach', 'tiny', ' '])]; "
+            "print(codes, 'mxnet' in sys.modules)")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+    assert proc.stdout == "[2, 2] False\n"
+    assert "did you mean 'tiny'" in proc.stderr and "text 1 is empty" in proc.stderr
 
 
 def test_missing_weights(checkpoint):

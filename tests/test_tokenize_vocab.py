@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 
 from pipeline.dataset import vectorize
 from pipeline.params import STOP_WORD_LISTS
 from pipeline.tokenize import TOKEN_PATTERN, stop_word_set, tokenize, tokenize_all
-from pipeline.vocab import PAD, UNK, build_vocab, load_vocab, save_vocab
+from pipeline.vocab import PAD, UNK, build_vocab, load_token_index, load_vocab, save_vocab
+from tests.conftest import REPO
 
 
 def test_tokenize_regex_and_lowercase():
@@ -77,6 +80,10 @@ def test_min_freq_and_max_size():
     assert len(build_vocab(tokens, min_freq=6)) == 2
 
 
+# Both readers of data/vocab.json: the GluonNLP Vocab, and the token index of the stages that need no more.
+LOADERS = [load_vocab, load_token_index]
+
+
 def test_save_load_roundtrip(tmp_path, corpus_rows):
     vocab = build_vocab(tokenize_all(f"{t} {d}" for _, t, d in corpus_rows))
     path = tmp_path / "sub" / "vocab.json"
@@ -87,38 +94,56 @@ def test_save_load_roundtrip(tmp_path, corpus_rows):
     assert loaded.unknown_token == UNK and loaded.padding_token == PAD
     assert len(loaded) == len(vocab) > 10
     assert not list(tmp_path.joinpath("sub").glob("*.tmp"))
+    # Read without GluonNLP: the same words at the same indices.
+    assert load_token_index(path) == dict(vocab.token_to_idx)
 
 
-def test_load_missing_vocab(tmp_path):
+def test_the_token_index_is_read_without_gluonnlp(tmp_path):
+    path = tmp_path / "vocab.json"
+    save_vocab(build_vocab([["a", "b", "a"]]), path)
+    code = ("import json, sys; from pipeline.vocab import load_token_index; "
+            f"index = load_token_index({str(path)!r}); "
+            "print(json.dumps([index, 'gluonnlp' in sys.modules, 'mxnet' in sys.modules]))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True).stdout
+    assert json.loads(out) == [{"<unk>": 0, "<pad>": 1, "a": 2, "b": 3}, False, False]
+
+
+@pytest.mark.parametrize("load", LOADERS)
+def test_load_missing_vocab(tmp_path, load):
     with pytest.raises(FileNotFoundError) as err:
-        load_vocab(tmp_path / "vocab.json")
+        load(tmp_path / "vocab.json")
     assert "vocab.json" in str(err.value)
     assert "tokenize_vocab" in str(err.value)
 
 
-def test_load_not_json(tmp_path):
+@pytest.mark.parametrize("load", LOADERS)
+def test_load_not_json(tmp_path, load):
     path = tmp_path / "vocab.json"
     path.write_text("this is not json", encoding="utf-8")
     with pytest.raises(ValueError, match="not a GluonNLP vocabulary JSON"):
-        load_vocab(path)
+        load(path)
 
 
-@pytest.mark.parametrize("content", [{"hello": "world"}, [1, 2, 3]])
-def test_load_json_that_is_not_a_vocab(tmp_path, content):
+@pytest.mark.parametrize("load", LOADERS)
+@pytest.mark.parametrize("content", [{"hello": "world"}, [1, 2, 3], {"idx_to_token": ["<unk>", "<pad>", "a", "a"]},
+                                     {"idx_to_token": "<unk> <pad>"}])
+def test_load_json_that_is_not_a_vocab(tmp_path, content, load):
     path = tmp_path / "vocab.json"
     path.write_text(json.dumps(content), encoding="utf-8")
     # A clear ValueError naming the file (what the stages turn into a one-line message), not a
     # TypeError/AttributeError traceback from inside gluonnlp.
     with pytest.raises(ValueError) as err:
-        load_vocab(path)
+        load(path)
     assert str(path) in str(err.value)
 
 
-def test_load_vocab_with_other_special_tokens(tmp_path):
+@pytest.mark.parametrize("load", LOADERS)
+def test_load_vocab_with_other_special_tokens(tmp_path, load):
     import gluonnlp
     other = gluonnlp.Vocab(gluonnlp.data.count_tokens(["a", "b"]), unknown_token="<oov>",
                            padding_token="<blank>", bos_token=None, eos_token=None)
     path = tmp_path / "vocab.json"
     path.write_text(other.to_json(), encoding="utf-8")
-    with pytest.raises(ValueError, match="expected unknown token '<unk>' and padding token '<pad>'"):
-        load_vocab(path)
+    with pytest.raises(ValueError, match="expected unknown token '<unk>' and padding token '<pad>', found "
+                                         "'<oov>' and '<blank>'"):
+        load(path)
