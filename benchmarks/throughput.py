@@ -459,11 +459,12 @@ def interleaved_row(params: dict, name: str, split, vocab_size: int, used: str, 
     row = {"reference": rate(approach, seconds["reference"], size, approach["max_tokens"]),
            used: pipeline_rate(approach, seconds["pipeline"], size, padded_steps[untimed:])}
     row["pipeline"] = dict(row[used], variant=used)
-    row["vs_reference"] = median_ratio(seconds["reference"], seconds["pipeline"])
-    if "pytorch" in seconds:
-        row["pytorch_samples_per_s"] = round(size * BATCH / float(np.median(seconds["pytorch"])))
-        row["vs_pytorch"] = median_ratio(seconds["pytorch"], seconds["pipeline"])
+    # The ratios come from the seconds as stored (0.1 ms), so that results.json recomputes them exactly.
     rounds = {k: [round(t, 4) for t in v] for k, v in seconds.items()}
+    row["vs_reference"] = median_ratio(rounds["reference"], rounds["pipeline"])
+    if "pytorch" in rounds:
+        row["pytorch_samples_per_s"] = round(size * BATCH / float(np.median(seconds["pytorch"])))
+        row["vs_pytorch"] = median_ratio(rounds["pytorch"], rounds["pipeline"])
     rounds["pytorch_info"] = info
     return row, rounds
 
