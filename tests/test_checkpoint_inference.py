@@ -23,13 +23,13 @@ def save(directory, trained, tiny_data) -> None:
     checkpoint.save(directory, trained.net, trained.approach, tiny_data.vocab, TINY_TEXT, trained.metadata["seeds"])
 
 
-
 def assert_same_logits(saved, loaded, tiny_data, ctx) -> np.ndarray:
     """``loaded`` (from a checkpoint of ``saved``) gives ``saved``'s test logits; returns them."""
     before = predict_logits(saved, tiny_data.test, tiny_data.max_tokens, tiny_data.pad_id, ctx)
     after = predict_logits(loaded, tiny_data.test, tiny_data.max_tokens, tiny_data.pad_id, ctx)
     np.testing.assert_allclose(after, before, atol=1e-6, rtol=0)
     return before
+
 
 def test_roundtrip_gives_identical_predictions(tmp_path, tiny_data, trained, ctx):
     directory = tmp_path / "models" / "tiny"
@@ -43,7 +43,6 @@ def test_roundtrip_gives_identical_predictions(tmp_path, tiny_data, trained, ctx
     checkpoint.check_matches_params(metadata, trained.approach, TINY_TEXT, tiny_data.pad_id, directory)
     before = assert_same_logits(trained.net, net, tiny_data, ctx)
     assert np.ptp(before, axis=0).max() > 0.1  # a trained model, not a constant
-
 
 
 @pytest.mark.parametrize("overrides", [
@@ -61,6 +60,7 @@ def test_every_architecture_kind_roundtrips(tmp_path, tiny_data, ctx, overrides)
     assert loaded.architecture == approach.architecture
     before = assert_same_logits(net, loaded, tiny_data, ctx)
     assert np.ptp(before, axis=0).max() > 1e-4  # documents get different logits: not a constant output
+
 
 def test_a_checkpoint_from_other_tokenization_settings_is_refused(tmp_path, tiny_data, trained):
     """A vocab.stop_words (or lowercase) edited after training would feed the model other words."""

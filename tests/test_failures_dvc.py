@@ -43,7 +43,7 @@ from tests.stage_runs import (
 pytestmark = pytest.mark.integration
 
 NAME = "uni"
-# Big enough that a batch takes a few milliseconds (with source_server's corpus, an epoch lasts over a second).
+# Big enough that a batch takes a few milliseconds (with source_server's corpus, an epoch lasts about half a second).
 APPROACH = {"max_tokens": 30, "embed_len": 32, "hidden": [64], "bidirectional": False, "dense": [],
             "pooling": "last"}
 TRAIN_OUTPUTS = (f"models/{NAME}/model.params", f"models/{NAME}/spec.json", f"metrics/train/{NAME}.json",
