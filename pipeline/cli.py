@@ -155,15 +155,15 @@ class _RedeliverDroppedSignal:
         resend.start()
 
 
-def _exit_now(code: int) -> NoReturn:
-    """End an interrupted stage without Python's teardown, once its message is out.
+def exit_now(code: int) -> NoReturn:
+    """End an interrupted process without Python's teardown, once its message is out.
 
-    An interrupted stage can leave MXNet's engine mid-operation. When the engine's thread then drops the last
-    reference to a batch that wraps a numpy array (pipeline.inference.to_device), it calls into Python to
-    free it; during the interpreter's teardown that call ends the thread through C++ code that must not
-    unwind, and the process aborts ("terminate called without an active exception", exit -6 instead of 130:
-    seen in CI, see the README). By now every output is in place or removed (pipeline.fileio), so only the
-    output buffers need flushing.
+    An interrupted stage (or predict) can leave MXNet's engine mid-operation. When the engine's thread then
+    drops the last reference to a batch that wraps a numpy array (pipeline.inference.to_device), it calls
+    into Python to free it; during the interpreter's teardown that call ends the thread through C++ code that
+    must not unwind, and the process aborts ("terminate called without an active exception", exit -6 instead
+    of 130: seen in CI, see the README). By then every output of a stage is in place or removed
+    (pipeline.fileio), so only the output buffers need flushing.
     """
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):  # a closed or broken pipe must not change the exit code
@@ -213,10 +213,10 @@ def run(main: Callable[[argparse.Namespace, params_module.Params], None], args: 
         _log_cost(main, args, time.perf_counter() - started)
     except KeyboardInterrupt:
         log.error("interrupted; %s", _kept(stage_name(getattr(args, "approach", None))))
-        _exit_now(EXIT_INTERRUPTED)
+        exit_now(EXIT_INTERRUPTED)
     except Terminated:
         log.error("terminated (SIGTERM); %s", _kept(stage_name(getattr(args, "approach", None))))
-        _exit_now(EXIT_TERMINATED)
+        exit_now(EXIT_TERMINATED)
     except (PipelineError, OSError) as exc:
         if debugging(args):
             log.exception("%s", one_line(exc))

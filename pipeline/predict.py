@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from pipeline import CLASS_NAMES, paths
-from pipeline.cli import EXIT_BAD_INPUT, add_debug_flag, debugging, one_line
+from pipeline.cli import EXIT_BAD_INPUT, EXIT_INTERRUPTED, add_debug_flag, debugging, exit_now, one_line
 from pipeline.corpus import CorpusError, missing_file, read_corpus
 from pipeline.errors import CheckpointError, InputError, PipelineError
 from pipeline.vocab import fingerprint, load_vocab
@@ -206,5 +206,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
+def run() -> None:
+    """The command: :func:`main`, and a Ctrl-C ends it with one line instead of a traceback (exit 130)."""
+    try:
+        code = main()
+    except KeyboardInterrupt:
+        sys.stderr.write("error: interrupted\n")
+        exit_now(EXIT_INTERRUPTED)  # skips teardown, which can abort with a batch still on MXNet's engine
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

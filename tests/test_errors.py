@@ -127,7 +127,7 @@ def test_an_interrupted_stage_ends_without_teardown_and_loses_no_output(stage_di
     drops the last reference to one, it calls back into Python to free it. During the interpreter's teardown
     that callback ends the thread through C++ code that must not unwind, so the process aborted (with the old
     exit, this script aborted in 8 runs of 20). Once its message is out, an interrupted stage now ends without
-    teardown (pipeline.cli._exit_now), with its buffered output flushed."""
+    teardown (pipeline.cli.exit_now), with its buffered output flushed."""
     script = ("import atexit, os, sys, time\nimport mxnet as mx\nimport numpy as np\nfrom pipeline import cli\n"
               "class SlowTeardown:  # keeps the teardown going until the engine has finished the product below\n"
               "    def __del__(self):\n        time.sleep(10)\n"

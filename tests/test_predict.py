@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -75,6 +76,26 @@ def test_a_mistyped_approach_or_empty_text_is_refused_before_mxnet_loads(checkpo
     proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
     assert proc.stdout == "[2, 2] False\n"
     assert "did you mean 'tiny'" in proc.stderr and "text 1 is empty" in proc.stderr
+
+
+def test_ctrl_c_is_one_line_and_exit_130(checkpoint):
+    """Interrupted while it waits for texts on stdin, the command says so in one line, without a traceback."""
+    models, vocab = checkpoint
+    code = ("import sys\nfrom pipeline import predict\nread = predict._read_texts\n"
+            "def reading(args):  # says when the command is about to wait for stdin\n"
+            "    print('ready', flush=True)\n    return read(args)\n"
+            "predict._read_texts = reading\n"
+            f"sys.argv[1:] = ['--approach', 'tiny', '--models', {str(models)!r}, '--vocab', {str(vocab)!r}]\n"
+            "predict.run()\n")
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline() == "ready\n"
+        proc.send_signal(signal.SIGINT)  # stdin stays open: the command waits for it
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert (proc.returncode, err) == (130, "error: interrupted\n")
 
 
 def test_missing_weights(checkpoint):
