@@ -20,6 +20,10 @@ from pipeline.fileio import OutputError
 from pipeline.params import ParamsError
 
 REPO = Path(__file__).resolve().parent.parent
+INTERRUPTIONS = pytest.mark.parametrize("signum, code, message", [
+    (signal.SIGINT, cli.EXIT_INTERRUPTED, "error: interrupted;"),
+    (signal.SIGTERM, cli.EXIT_TERMINATED, "error: terminated (SIGTERM);"),
+], ids=["SIGINT", "SIGTERM"])
 
 
 @pytest.fixture
@@ -117,10 +121,7 @@ def test_sigusr1_prints_where_a_stage_is_and_lets_it_run_on(stage_dir):
     assert proc.returncode == cli.EXIT_TERMINATED
 
 
-@pytest.mark.parametrize("signum, code, message", [
-    (signal.SIGINT, cli.EXIT_INTERRUPTED, "error: interrupted;"),
-    (signal.SIGTERM, cli.EXIT_TERMINATED, "error: terminated (SIGTERM);"),
-], ids=["SIGINT", "SIGTERM"])
+@INTERRUPTIONS
 def test_an_interrupted_stage_ends_without_teardown_and_loses_no_output(stage_dir, signum, code, message):
     """What aborted an interrupted train stage in CI (exit -6, "terminate called without an active exception"):
     batches wrap numpy arrays without a copy (pipeline.inference.to_device), and when the engine's thread
@@ -150,10 +151,7 @@ def test_an_interrupted_stage_ends_without_teardown_and_loses_no_output(stage_di
     assert "teardown ran" not in proc.stderr
 
 
-@pytest.mark.parametrize("signum, code, message", [
-    (signal.SIGINT, cli.EXIT_INTERRUPTED, "error: interrupted;"),
-    (signal.SIGTERM, cli.EXIT_TERMINATED, "error: terminated (SIGTERM);"),
-], ids=["SIGINT", "SIGTERM"])
+@INTERRUPTIONS
 def test_a_signal_that_lands_in_a_finalizer_still_stops_the_stage(stage_dir, signum, code, message):
     """Python drops an exception raised inside a ``__del__`` (MXNet frees every temporary array in one, so
     8 to 14 Ctrl-Cs in 300 landed there in a loop of small MXNet operations, and it ran on): it is sent again."""
