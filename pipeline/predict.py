@@ -29,6 +29,7 @@ import sys
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 import numpy as np
 
@@ -206,7 +207,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def run() -> None:
+def run() -> NoReturn:
     """The command: :func:`main`, and a Ctrl-C ends it with one line instead of a traceback (exit 130)."""
     try:
         code = main()
